@@ -183,6 +183,8 @@ def decompress_capped(data: bytes, lib: str, cap: int) -> bytes:
                 break
             raise MalformedRecord(f"the {lib} data is damaged ({exc})") from exc
         members += 1
+        if lib == "zlib":  # zlib.decompress reads one stream and ignores what follows
+            break
         pending = decomp.unused_data
         if lib == "gzip":
             pending = pending.lstrip(b"\x00")
