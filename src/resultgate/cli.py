@@ -1,0 +1,260 @@
+"""The ``resultgate`` command line: parse input, call the library, format output.
+
+Every command runs inside :class:`ResultgateGroup`, which turns a
+:class:`ResultgateError` into one line on stderr and the error's exit code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import click
+
+from resultgate._errors import NotFound, ResultgateError, UsageError
+
+__all__ = ["ResultgateGroup", "main", "parse_serializer_option", "report_error"]
+
+#: exit codes shown in --help; each error class carries its own
+_EXIT_CODES = (
+    "Exit codes:\n\n"
+    "\b\n"
+    "  0   ok\n"
+    "  1   unexpected error\n"
+    "  2   usage error (bad option, argument or serializer spec)\n"
+    "  3   configuration error\n"
+    "  4   not found (no such id, file or result)\n"
+    "  5   the state has no persisted result\n"
+    "  6   the result has expired\n"
+    "  7   too large (decompressed or rendered past a limit)\n"
+    "  8   unsupported serializer or library name\n"
+    "  9   malformed result file\n"
+    "  10  refused (path or protocol not allowed)\n"
+    "  11  Prefect or storage failed\n"
+    "  12  Prefect or storage timed out\n"
+    "  13  credentials refused\n"
+    "  14  optional backend not installed\n"
+    "  130 interrupted"
+)
+
+
+def report_error(exc: ResultgateError) -> None:
+    """The one line (and the hint, if any) a failed command prints on stderr."""
+    click.echo(f"resultgate: error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"resultgate: hint: {exc.hint}", err=True)
+
+
+class ResultgateGroup(click.Group):
+    """A click group whose commands fail with one clear line and the error's exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ResultgateError as exc:
+            report_error(exc)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            ctx.exit(130)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except OSError as exc:
+            if exc.errno == 32:  # EPIPE: the reader went away (e.g. `| head`); click handles it
+                raise
+            report_error(ResultgateError(f"unexpected error: {exc}", hint="please report this as a bug"))
+            ctx.exit(ResultgateError.exit_code)
+        except Exception as exc:
+            name = type(exc).__name__
+            report_error(
+                ResultgateError(f"unexpected error: {name}: {exc}", hint="please report this as a bug")
+            )
+            ctx.exit(ResultgateError.exit_code)
+
+
+@click.group(
+    cls=ResultgateGroup, epilog=_EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(package_name="resultgate", prog_name="resultgate")
+def main() -> None:
+    """Read the values Prefect flows and tasks returned, safely.
+
+    Nothing named inside a result is imported or run: objects that are not plain
+    data are shown as placeholders, and every decode has a safety report.
+    """
+
+
+# --- decode --------------------------------------------------------------------------------------
+
+
+def parse_serializer_option(spec: str) -> Mapping[str, Any] | str:
+    """``--serializer``: a JSON object, ``@file.json`` (a state, a run, or a record's metadata), or a name."""
+    text = spec.strip()
+    if text.startswith("@"):
+        return _serializer_from_file(Path(text[1:]))
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"--serializer is not valid JSON: {exc}") from exc
+        if not isinstance(obj, dict):
+            raise UsageError('--serializer JSON must be an object like {"type": "pickle"}')
+        return obj
+    return text
+
+
+def _serializer_from_file(path: Path) -> Mapping[str, Any]:
+    try:
+        obj = json.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise NotFound(f"no such file: {path}") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise UsageError(f"{path} is not JSON: {exc}") from exc
+    found = _find_serializer(obj)
+    if found is None:
+        raise UsageError(
+            f"{path} holds no serializer",
+            hint="give a state JSON from the API (data.serializer or data.serializer_type) "
+            "or a result record's metadata (serializer)",
+        )
+    return found
+
+
+def _find_serializer(obj: Any) -> Mapping[str, Any] | None:
+    if not isinstance(obj, dict):
+        return None
+    if isinstance(obj.get("state"), dict) and "data" not in obj:  # a flow run or task run
+        obj = obj["state"]
+    data = obj.get("data") if "data" in obj else obj
+    if not isinstance(data, dict):
+        return None
+    serializer = data.get("serializer")
+    if isinstance(serializer, dict):
+        return serializer
+    if isinstance(data.get("serializer_type"), str):  # 2.x reference
+        return {"type": data["serializer_type"]}
+    return None
+
+
+class _ByteSize(click.ParamType):
+    """An integer number of bytes, optionally with a K, M or G suffix (powers of 1024)."""
+
+    name = "BYTES"
+    _UNITS: ClassVar[dict[str, int]] = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+        unit = text[-1:] if text[-1:] in ("K", "M", "G") else ""
+        try:
+            number = int(text[: len(text) - len(unit)])
+        except ValueError:
+            self.fail(f"{value!r} is not a size such as 1048576, 512M or 4G", param, ctx)
+        if number <= 0:
+            self.fail("the size must be positive", param, ctx)
+        return number * self._UNITS[unit]
+
+
+def _read_input(path: str) -> tuple[bytes, str]:
+    if path == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    try:
+        return Path(path).read_bytes(), path
+    except FileNotFoundError as exc:
+        raise NotFound(f"no such file: {path}") from exc
+    except IsADirectoryError as exc:
+        raise UsageError(f"{path} is a directory, not a result file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+@main.command(epilog=_EXIT_CODES)
+@click.argument("path", metavar="PATH|-")
+@click.option(
+    "--serializer",
+    "-s",
+    metavar="SPEC",
+    help="How the bytes were written, for raw files (3.x flow results): a JSON object as in a "
+    "state's data.serializer, a type name (pickle, json, compressed/pickle, compressed/json), or "
+    "@FILE with a state JSON from the API or a result record's metadata. Self-describing files "
+    "(3.x task records, 2.x blobs) use their own. Without it the serializer is recognised from "
+    "the content.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["text", "json", "repr", "raw"]),
+    default="text",
+    show_default=True,
+    help="text: a str result as itself, anything else as indented JSON. json: only the JSON "
+    "rendering (for jq). repr: a Python-like repr. raw: the stored bytes, undecoded.",
+)
+@click.option(
+    "--explain", is_flag=True, help="Print the safety report (what the result names and carries) to stderr."
+)
+@click.option(
+    "--max-decompressed",
+    type=_ByteSize(),
+    envvar="RESULTGATE_MAX_DECOMPRESSED",
+    show_envvar=True,
+    help="Stop decompressing past this size (bytes; K, M, G suffixes allowed). Default 2G.",
+)
+def decode(path: str, serializer: str | None, fmt: str, explain: bool, max_decompressed: int | None) -> None:
+    """Decode one result file (or stdin) and print its value.
+
+    \b
+    Examples:
+      resultgate decode ~/.prefect/storage/1dbf33cd...          # recognise the serializer
+      resultgate decode FILE --serializer @state.json          # as the API describes it
+      resultgate decode FILE --format json | jq .rows
+    """
+    data, location = _read_input(path)
+    if fmt == "raw":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    from resultgate._limits import DEFAULT_LIMITS
+    from resultgate._result import decode_record
+
+    limits = DEFAULT_LIMITS
+    if max_decompressed is not None:
+        limits = dataclasses.replace(limits, max_decompressed_bytes=max_decompressed)
+    spec = parse_serializer_option(serializer) if serializer is not None else None
+    result = decode_record(data, spec, limits=limits)
+    if result.serializer_guessed:
+        click.echo(
+            f"resultgate: note: no serializer given; read {location} as {_describe(result.serializer)} "
+            "(recognised from the content; pass --serializer to choose)",
+            err=True,
+        )
+    if explain:
+        _explain(result.safety.to_dict(), result.format, result.serializer)
+    if fmt == "json":
+        click.echo(json.dumps(result.json(), ensure_ascii=False))
+    elif fmt == "repr":
+        click.echo(result.repr())
+    else:
+        click.echo(result.text())
+
+
+def _describe(serializer: Mapping[str, Any]) -> str:
+    name = str(serializer.get("type"))
+    inner = serializer.get("serializer")
+    if isinstance(inner, Mapping):
+        name += f" ({serializer.get('compressionlib')} over {inner.get('type')})"
+    return name
+
+
+def _explain(report: Mapping[str, Any], fmt: str, serializer: Mapping[str, Any]) -> None:
+    click.echo(f"format: {fmt}", err=True)
+    click.echo(f"serializer: {json.dumps(serializer)}", err=True)
+    for key, value in report.items():
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        click.echo(f"{key}: {shown if shown not in ('', None) else '-'}", err=True)
