@@ -170,7 +170,7 @@ class Settings:
             "storage_options": _storage_options,
             "result_wait": lambda v, s: _number(v, s, float, minimum=0),
             "max_decompressed": _size,
-            "cors_origins": lambda v, s: _split(v, s, ","),
+            "cors_origins": lambda v, s: tuple(_split(v, s, ",")),
             "cache_bytes": _size,
             "inline_limit": _size,
             "max_upload": _size,
