@@ -28,7 +28,10 @@ def _fs(loc: Location, policy: StoragePolicy) -> tuple[Any, str]:
     except ImportError as exc:  # pragma: no cover - fsspec is a core dependency
         raise MissingExtra("reading remote storage needs fsspec", hint="pip install fsspec") from exc
     try:
-        fs, path = url_to_fs(loc.url, **loc.options)
+        if loc.protocol == "gs" and loc.options.get("endpoint_url"):
+            fs, path = _plain_gcsfs(loc)
+        else:
+            fs, path = url_to_fs(loc.url, **loc.options)
     except ImportError as exc:
         extra, module = _EXTRAS.get(loc.protocol, (None, None))
         if extra is None:
@@ -43,6 +46,19 @@ def _fs(loc: Location, policy: StoragePolicy) -> tuple[Any, str]:
     except Exception as exc:
         reraise(exc, loc)
     return fs, path
+
+
+def _plain_gcsfs(loc: Location) -> tuple[Any, str]:
+    """gcsfs's plain JSON-API file system, for a custom GCS endpoint (an emulator, a proxy).
+
+    gcsfs registers an "extended" class for ``gs://`` that first asks the endpoint,
+    over gRPC, what kind of bucket it is; an endpoint that speaks only the JSON API
+    (every emulator) makes that retry for tens of seconds on every new bucket.
+    """
+    from gcsfs.core import GCSFileSystem
+
+    fs = GCSFileSystem(**loc.options)
+    return fs, fs._strip_protocol(loc.url)
 
 
 def read_remote(loc: Location, policy: StoragePolicy, max_bytes: int | None) -> bytes:
