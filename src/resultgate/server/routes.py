@@ -182,12 +182,21 @@ def build_router(*, scoped: bool) -> APIRouter:
             if fmt == "raw":
                 raw = await service.araw(id, kind, auth=auth, scope=scope)
                 return await raw_response(request, raw)
-            fetched = await service.afetch(id, kind, auth=auth, scope=scope)
             root = str(request.scope.get("root_path", ""))
-            raw_url = env.api_path(fetched.kind, id, scope=scope, root_path=root, fmt="raw")
-            return await rendered_response(
-                request, fetched.result, fmt, id=id, kind=fetched.kind, raw_url=raw_url
-            )
+            try:
+                fetched = await service.afetch(id, kind, auth=auth, scope=scope)
+                raw_url = env.api_path(fetched.kind, id, scope=scope, root_path=root, fmt="raw")
+                return await rendered_response(
+                    request, fetched.result, fmt, id=id, kind=fetched.kind, raw_url=raw_url
+                )
+            except TooLarge as exc:
+                # the stored bytes can still be had: say where (the page offers the link)
+                if kind:
+                    link = env.api_path(kind, id, scope=scope, root_path=root, fmt="raw")
+                else:
+                    link = f"{root}/api{scope}/results/{id}?format=raw"
+                hint = exc.hint or "ask for format=raw to download the stored bytes"
+                raise TooLarge(exc.message, hint=hint, **{**exc.details, "raw_url": link}) from exc
 
         get_result.__name__ = f"get_{kind or 'any'}_result{'_scoped' if scoped else ''}"
         router.add_api_route(
