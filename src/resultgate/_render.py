@@ -37,7 +37,6 @@ __all__ = ["TRUNCATED", "qualname_of", "to_jsonable", "to_repr", "to_text"]
 #: the marker a preview puts where it cut something
 TRUNCATED = "…(truncated)"
 _DEPTH_MARK = "…(nested too deep)"
-_END = object()
 #: above this many bits an int is written in hex: Python refuses to print ints past 4300 digits
 _INT_BITS = 14_000
 
@@ -89,7 +88,7 @@ class _Budget:
 def qualname_of(value: Any) -> str:
     """``module.QualName`` of a value's type, or the name a placeholder stands for."""
     if isinstance(value, Placeholder):
-        return value.qualname
+        return str(value.qualname)
     cls = type(value)
     return f"{cls.__module__}.{cls.__qualname__}"
 
@@ -106,11 +105,11 @@ def to_jsonable(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) ->
     try:
         while frames:
             children, target, depth = frames[-1]
-            nxt = next(children, _END)
-            if nxt is _END:
+            nxt = next(children, None)
+            if nxt is None:
                 frames.pop()
                 continue
-            key, child = nxt  # type: ignore[misc]
+            key, child = nxt
             leaf, container, grandchildren = _json_node(child, budget)
             if container is not None and depth >= budget.max_depth:
                 budget.too_deep()
@@ -328,18 +327,18 @@ def to_repr(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tup
     budget = _Budget(limits, strict)
     pieces: list[str] = []
     # a frame: (pieces and children still to emit, depth)
-    frames: list[tuple[Iterator[Any], int]] = [(iter([_Child(value)]), 0)]
+    frames: list[tuple[Iterator[str | _Child], int]] = [(iter([_Child(value)]), 0)]
     try:
         while frames:
             parts, depth = frames[-1]
-            nxt = next(parts, _END)
-            if nxt is _END:
+            nxt = next(parts, None)
+            if nxt is None:
                 frames.pop()
             elif isinstance(nxt, str):
                 budget.bytes += len(nxt)
                 pieces.append(nxt)
             else:
-                child = nxt.value
+                child = nxt.value  # a _Child
                 text, parts_of_child = _repr_node(child, budget)
                 if parts_of_child is not None and depth >= budget.max_depth:
                     budget.too_deep()
@@ -360,7 +359,7 @@ class _Child:
         self.value = value
 
 
-def _seq(open_: str, items: Any, close: str, single_comma: bool = False) -> Iterator[Any]:
+def _seq(open_: str, items: Any, close: str, single_comma: bool = False) -> Iterator[str | _Child]:
     yield open_
     count = 0
     for count, item in enumerate(items, 1):
@@ -372,7 +371,7 @@ def _seq(open_: str, items: Any, close: str, single_comma: bool = False) -> Iter
     yield close
 
 
-def _pairs(open_: str, pairs: Any, sep: str, close: str, key_repr: bool = True) -> Iterator[Any]:
+def _pairs(open_: str, pairs: Any, sep: str, close: str, key_repr: bool = True) -> Iterator[str | _Child]:
     yield open_
     for count, (key, item) in enumerate(pairs):
         if count:
@@ -386,7 +385,7 @@ def _pairs(open_: str, pairs: Any, sep: str, close: str, key_repr: bool = True) 
     yield close
 
 
-def _repr_node(value: Any, budget: _Budget) -> tuple[str, Iterator[Any] | None]:
+def _repr_node(value: Any, budget: _Budget) -> tuple[str, Iterator[str | _Child] | None]:
     if isinstance(value, str):
         cut = _cut_str(value, budget, extra=4)
         text = repr(cut) if cut is value else repr(cut[: -len(TRUNCATED)]) + TRUNCATED
@@ -419,7 +418,7 @@ def _repr_node(value: Any, budget: _Budget) -> tuple[str, Iterator[Any] | None]:
     return text, None
 
 
-def _placeholder_parts(value: Placeholder) -> Iterator[Any]:
+def _placeholder_parts(value: Placeholder) -> Iterator[str | _Child]:
     name = value.qualname
     if value.kind == "exception" and name.startswith("builtins."):
         yield from _seq(name.removeprefix("builtins.") + "(", value.args, ")")

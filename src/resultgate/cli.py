@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import click
 
@@ -141,24 +141,22 @@ def _find_serializer(obj: Any) -> Mapping[str, Any] | None:
     return None
 
 
-class _ByteSize(click.ParamType):
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+
+
+def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
     """An integer number of bytes, optionally with a K, M or G suffix (powers of 1024)."""
-
-    name = "BYTES"
-    _UNITS: ClassVar[dict[str, int]] = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
-        unit = text[-1:] if text[-1:] in ("K", "M", "G") else ""
-        try:
-            number = int(text[: len(text) - len(unit)])
-        except ValueError:
-            self.fail(f"{value!r} is not a size such as 1048576, 512M or 4G", param, ctx)
-        if number <= 0:
-            self.fail("the size must be positive", param, ctx)
-        return number * self._UNITS[unit]
+    if value is None:
+        return None
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in ("K", "M", "G") else ""
+    try:
+        number = int(text[: len(text) - len(unit)])
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a size such as 1048576, 512M or 4G") from None
+    if number <= 0:
+        raise click.BadParameter("the size must be positive")
+    return number * _UNITS[unit]
 
 
 def _read_input(path: str) -> tuple[bytes, str]:
@@ -201,7 +199,8 @@ def _read_input(path: str) -> tuple[bytes, str]:
 )
 @click.option(
     "--max-decompressed",
-    type=_ByteSize(),
+    metavar="BYTES",
+    callback=_parse_size,
     envvar="RESULTGATE_MAX_DECOMPRESSED",
     show_envvar=True,
     help="Stop decompressing past this size (bytes; K, M, G suffixes allowed). Default 2G.",

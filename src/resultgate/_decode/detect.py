@@ -23,6 +23,7 @@ from resultgate._errors import MalformedRecord
 __all__ = ["detect_serializer"]
 
 _WHITESPACE = b" \t\r\n"
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 _PEEK = 4096
 #: opcodes a protocol 0/1 pickle may start with (MARK, EMPTY_LIST/DICT, NONE, INT, FLOAT, LONG,
 #: STRING, UNICODE, GLOBAL, BININT1, EMPTY_TUPLE) -- used only together with the final STOP
@@ -56,10 +57,10 @@ def _b64_head(head: bytes) -> bytes | None:
     """The bytes the base64 start of ``head`` encodes, or None if it is not base64 text."""
     text = head.translate(None, delete=_WHITESPACE)
     text = text[: len(text) - len(text) % 4]
-    if not text:
+    if not text or text.translate(None, delete=_B64_ALPHABET) or b"=" in text[:-2]:
         return None
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
+        return binascii.a2b_base64(text)
     except binascii.Error:
         return None
 

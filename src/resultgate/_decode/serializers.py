@@ -71,8 +71,11 @@ class Decoder(Protocol):
     only ``{"type": ...}``).
     """
 
-    type: str
-    defaults: Mapping[str, Any]
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def defaults(self) -> Mapping[str, Any]: ...
 
     def decode(self, payload: bytes, spec: Mapping[str, Any], ctx: DecodeContext) -> Any: ...
 
