@@ -277,8 +277,9 @@ async function show(id, offset = 0, { focusResult = false } = {}) {
   const view = [];
   try {
     const env = await api(`${API}results/${encodeURIComponent(id)}`, ctl.signal);
-    view.push(renderEnvelope(env));
+    // For a flow run: the run and its task runs first, then the flow's own value.
     if (env.kind === "flow_run") view.push(await renderRun(env.flow_run_id || id, offset, ctl.signal));
+    view.push(renderEnvelope(env));
     setStatus(`Showing the ${(KIND_LABEL[env.kind] || "result").toLowerCase()} ${id}.`);
   } catch (e) {
     if (e.name === "AbortError") return;
@@ -759,16 +760,17 @@ function renderSafety(env) {
     );
   }
   aside.append(h("p", { class: "verdict", text: s.verdict || "No safety report." }));
-  aside.append(
-    h(
-      "dl",
-      { class: "meta small" },
-      nameList("Not built (placeholders)", s.placeholders, "warn"),
-      nameList("Calls", s.calls),
-      nameList("Code", s.code, warn ? "danger" : ""),
-      nameList("Built", s.built),
-    ),
-  );
+  const lists = [
+    ["Not built", s.placeholders, "warn"],
+    ["Calls", s.calls, ""],
+    ["Code", s.code, warn ? "danger" : ""],
+    ["Built", s.built, ""],
+  ].filter(([, names]) => Array.isArray(names) && names.length);
+  if (lists.length) {
+    aside.append(h("dl", { class: "meta small" }, lists.map(([label, names, cls]) => nameList(label, names, cls))));
+  } else {
+    aside.append(h("p", { class: "muted", text: "The payload named no class or function beyond plain data." }));
+  }
   aside.append(h("h3", { text: "Stored as" }));
   aside.append(
     h(
