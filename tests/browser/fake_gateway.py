@@ -40,6 +40,7 @@ TASK_STATE = "5a7e0000-0000-4000-8000-000000000007"
 XSS_STATE = "5a7e0000-0000-4000-8000-000000000008"
 FLOW_STATE = "5a7e0000-0000-4000-8000-000000000009"
 AUTH_STATE = "5a7e0000-0000-4000-8000-00000000000a"
+CODE_STATE = "5a7e0000-0000-4000-8000-00000000000b"
 
 NO_RESULT_STATE = "e7707000-0000-4000-8000-000000000409"
 EXPIRED_STATE = "e7707000-0000-4000-8000-000000000410"
@@ -181,6 +182,25 @@ ENVELOPES: dict[str, dict] = {
         raw_url="javascript:window.__pwned=3",
     ),
     AUTH_STATE: _envelope(AUTH_STATE, "secret value", value_type="builtins.str"),
+    CODE_STATE: _envelope(
+        CODE_STATE,
+        {
+            "factor": 2,
+            "transform": {"__class__": "builtins.function", "data": "__main__.double"},
+            "notes": "long " * 10 + "…(truncated)",
+        },
+        truncated=True,
+        size=4096,
+        safety={
+            "verdict": "carries code: a function defined by value was not built",
+            "named": ["cloudpickle.cloudpickle._make_function", "__main__.double"],
+            "built": [],
+            "placeholders": ["__main__.double"],
+            "calls": ["cloudpickle.cloudpickle._make_function"],
+            "code": ["__main__.double"],
+            "carries_code": True,
+        },
+    ),
 }
 # The same envelope answers for the run ids (their current state).
 ENVELOPES[TASK_RUN] = {**ENVELOPES[TASK_STATE], "id": TASK_RUN, "kind": "task_run"}

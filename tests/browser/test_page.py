@@ -150,6 +150,18 @@ class TestAgainstCannedEnvelopes:
         expect(safety.locator(".warning")).to_contain_text("carries code")
         expect(safety.locator("ul.names.danger")).to_have_text("__main__.Point")
 
+    def test_function_by_value_inside_a_tree(
+        self, open_page: PageFactory, fake_gateway: fg.FakeGateway
+    ) -> None:
+        page = open_page(fake_gateway.url)
+        page.goto(f"/?id={fg.CODE_STATE}")
+        leaf = result(page).locator(".tree .leaf", has_text="transform")
+        expect(leaf.locator(".chip")).to_have_text("not built")
+        expect(leaf.locator("code")).to_have_text("function __main__.double")
+        # the preview's cut marker is flagged, not shown as if it were the data
+        expect(result(page).locator(".tree .v.str.cut")).to_contain_text("…(truncated)")
+        expect(page.locator("aside.safety")).to_have_class(re.compile(r"\bwarn\b"))
+
     def test_plain_safety_is_not_a_warning(
         self, open_page: PageFactory, fake_gateway: fg.FakeGateway
     ) -> None:

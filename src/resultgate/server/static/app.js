@@ -140,9 +140,25 @@ function isTagged(v) {
 function isPlaceholder(v, safety) {
   if (!isTagged(v)) return false;
   const cls = v.__class__;
-  if (safety && Array.isArray(safety.placeholders) && safety.placeholders.includes(cls)) return true;
+  // a function or class pickled by value: named, never built (its name is the data)
+  if (cls === "builtins.function") return true;
+  const listed = (name) =>
+    Boolean(safety) &&
+    ["placeholders", "code"].some((k) => Array.isArray(safety[k]) && safety[k].includes(name));
+  if (cls === "builtins.type") return typeof v.data === "string" && listed(v.data);
+  if (listed(cls)) return true;
   return !BUILT_MODULES.has(cls.split(".")[0]);
 }
+
+/** What a placeholder stands for, in words: "function __main__.f", "class __main__.C", or its class. */
+function placeholderName(v) {
+  if (v.__class__ === "builtins.function") return `function ${v.data}`;
+  if (v.__class__ === "builtins.type") return `class ${v.data}`;
+  return v.__class__;
+}
+
+//: the marker the gateway's renderer puts where a preview was cut
+const CUT_MARK = "…(truncated)";
 
 /** A list of dicts with mostly the same keys: shown as a table. */
 function recordColumns(v) {
@@ -489,7 +505,7 @@ function placeholderBlock(v, safety) {
   return h(
     "div",
     { class: "placeholder", role: "group", "aria-label": "Object not built" },
-    h("p", { class: "ph-head" }, h("span", { class: "chip warn", text: "not built" }), " ", h("code", { text: v.__class__ })),
+    h("p", { class: "ph-head" }, h("span", { class: "chip warn", text: "not built" }), " ", h("code", { text: placeholderName(v) })),
     h("p", {
       class: "help",
       text:
@@ -530,7 +546,7 @@ function keyEl(key) {
 
 function summaryOf(value, safety) {
   if (isException(value)) return [h("span", { class: "chip err", text: "exception" }), ` ${value.__exc_type__}: ${clip(value.message ?? "", 80)}`];
-  if (isPlaceholder(value, safety)) return [h("span", { class: "chip warn", text: "not built" }), " ", h("code", { text: value.__class__ })];
+  if (isPlaceholder(value, safety)) return [h("span", { class: "chip warn", text: "not built" }), " ", h("code", { text: placeholderName(value) })];
   if (isTagged(value)) return [h("code", { class: "cls", text: value.__class__ })];
   if (Array.isArray(value)) return [h("span", { class: "sum", text: `[${value.length} item${value.length === 1 ? "" : "s"}]` })];
   const n = Object.keys(value).length;
@@ -541,7 +557,7 @@ function leafEl(value) {
   if (value === null) return h("span", { class: "v null", text: "null" });
   switch (typeof value) {
     case "string": {
-      const span = h("span", { class: "v str" });
+      const span = h("span", { class: value.endsWith(CUT_MARK) || value === "…(nested too deep)" ? "v str cut" : "v str" });
       if (value.length <= STRING_CAP) {
         span.textContent = JSON.stringify(value);
         return span;
@@ -569,7 +585,19 @@ function leafEl(value) {
 
 function treeNode(key, value, depth, safety) {
   // A tagged scalar (datetime, Decimal, UUID...) reads best on one line.
-  if (isTagged(value) && !isPlaceholder(value, safety) && (value.data === null || typeof value.data !== "object")) {
+  if (isTagged(value) && (value.data === null || typeof value.data !== "object")) {
+    if (isPlaceholder(value, safety)) {
+      const name = placeholderName(value);
+      return h(
+        "div",
+        { class: "leaf" },
+        keyEl(key),
+        h("span", { class: "chip warn", text: "not built" }),
+        " ",
+        h("code", { class: "cls", text: name }),
+        name === value.__class__ ? [" ", leafEl(value.data)] : null,
+      );
+    }
     return h("div", { class: "leaf" }, keyEl(key), h("code", { class: "cls", text: value.__class__ }), " ", leafEl(value.data));
   }
   if (value === null || typeof value !== "object") {
