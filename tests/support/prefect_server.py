@@ -69,6 +69,10 @@ _SERVICES_OFF = (
 )
 
 
+#: the caller's Prefect identity must not reach the test server or the flows run against it
+_CALLER_ONLY = frozenset({"PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE"})
+
+
 class PrefectServerError(RuntimeError):
     """The server did not start, or a flow script failed."""
 
@@ -103,7 +107,7 @@ class PrefectServer:
         fd, name = tempfile.mkstemp(suffix=".py", prefix="flow_", dir=scripts)
         with os.fdopen(fd, "w") as fh:
             fh.write(textwrap.dedent(code))
-        env = {**os.environ, **self.env}
+        env = {k: v for k, v in os.environ.items() if k not in _CALLER_ONLY} | self.env
         try:
             proc = subprocess.run(
                 [sys.executable, name],
@@ -164,6 +168,15 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except ProcessLookupError:
             return
         process.wait(timeout=10)
+
+
+def _die_with_parent() -> None:
+    """In the child (Linux): get SIGTERM if the test process dies without its teardown."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _healthy(url: str) -> bool:
@@ -228,8 +241,7 @@ def start_prefect_server(home: Path, template_dir: Path | None = None) -> Prefec
         "PREFECT_SERVER_API_PORT": str(port),
         **dict.fromkeys(_SERVICES_OFF, "false"),
     }
-    # a stray API URL/key in the caller's environment must not reach the server or the flows
-    for name in ("PREFECT_API_URL", "PREFECT_API_KEY", "PREFECT_API_AUTH_STRING", "PREFECT_PROFILE"):
+    for name in _CALLER_ONLY:
         server_env.pop(name, None)
     prefect_bin = Path(sys.executable).with_name("prefect")
     cmd = [str(prefect_bin)] if prefect_bin.exists() else [sys.executable, "-m", "prefect"]
@@ -240,7 +252,13 @@ def start_prefect_server(home: Path, template_dir: Path | None = None) -> Prefec
     started = time.monotonic()
     try:
         process = subprocess.Popen(
-            cmd, env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=home
+            cmd,
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=home,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     finally:
         log.close()
