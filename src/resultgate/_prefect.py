@@ -57,10 +57,12 @@ if TYPE_CHECKING:
 __all__ = [
     "API_VERSION",
     "AsyncDriver",
+    "HTTPConnectionTransport",
     "PrefectAPI",
     "SyncDriver",
     "SyncTransport",
-    "UrllibConnectionTransport",
+    "check_id",
+    "retry_delay",
 ]
 
 T = TypeVar("T")
@@ -314,6 +316,27 @@ class _Target:
             hint="is the server overloaded? raise RESULTGATE_TIMEOUT (or --timeout) if it is just slow",
         )
 
+    def malformed(self, request: Request, exc: BaseException) -> ConfigError:
+        # never the exception's text: it may quote a header value (a secret)
+        return ConfigError(
+            f"cannot send {request.method} {request.path} to {self.display}: "
+            f"the URL or a header is malformed ({type(exc).__name__})",
+            hint="check PREFECT_API_URL, PREFECT_API_KEY and PREFECT_API_AUTH_STRING",
+        )
+
+    def decide(self, request: Request, attempt: int, outcome: Response | ResultgateError) -> Response | float:
+        """After attempt ``attempt`` (0-based): the response to return, or seconds to wait
+        before retrying; raises the final error once retries are spent or pointless."""
+        if isinstance(outcome, Response):
+            if outcome.status in request.accept:
+                return outcome
+            if not _retryable_status(outcome.status) or attempt >= self.retries:
+                raise self.status_error(request, outcome)
+            return retry_delay(attempt, outcome)
+        if attempt >= self.retries:
+            raise outcome from outcome.__cause__
+        return retry_delay(attempt)
+
     def status_error(self, request: Request, response: Response) -> ResultgateError:
         status = response.status
         what = f"{request.method} {request.path}"
@@ -390,7 +413,7 @@ class SyncTransport(Protocol):
     ) -> Response: ...
 
 
-class UrllibConnectionTransport:
+class HTTPConnectionTransport:
     """The default :class:`SyncTransport`: ``http.client``, one kept-alive connection per host."""
 
     def __init__(self) -> None:
@@ -456,7 +479,7 @@ class SyncDriver:
 
     ``SyncDriver(settings)`` or ``SyncDriver(api_url=..., auth_header=..., timeout=..., retries=...)``
     (keywords override the settings). ``transport`` is any :class:`SyncTransport`
-    (default: :class:`UrllibConnectionTransport`); ``sleep`` replaces :func:`time.sleep`
+    (default: :class:`HTTPConnectionTransport`); ``sleep`` replaces :func:`time.sleep`
     (tests record the waits instead of waiting).
     """
 
@@ -472,7 +495,7 @@ class SyncDriver:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._target = _Target(settings, api_url, auth_header, timeout, retries)
-        self._transport: SyncTransport = transport or UrllibConnectionTransport()
+        self._transport: SyncTransport = transport or HTTPConnectionTransport()
         self._sleep = sleep or time.sleep
         self.api = PrefectAPI(scope=self._target.scope)
 
@@ -508,36 +531,31 @@ class SyncDriver:
 
     def send(self, request: Request) -> Response:
         """One request, with retries; returns an accepted response or raises a resultgate error."""
-        import http.client
-
         t = self._target
         url, headers, body = t.url(request), t.headers_for(request), t.body(request)
         attempt = 0
         while True:
-            response: Response | None = None
-            error: ResultgateError
-            cause: BaseException
-            try:
-                response = self._transport(request.method, url, headers, body, t.timeout)
-            except TimeoutError as exc:
-                error, cause = t.timed_out(request), exc
-            except (OSError, http.client.HTTPException) as exc:
-                error, cause = t.unreachable(_reason(exc)), exc
-            except ValueError as exc:  # http.client refuses a malformed URL or header value
-                raise ConfigError(
-                    f"cannot send {request.method} {request.path} to {t.display}: "
-                    "the URL or a header is malformed",
-                    hint="check PREFECT_API_URL, PREFECT_API_KEY and PREFECT_API_AUTH_STRING",
-                ) from exc
-            if response is not None:
-                if response.status in request.accept:
-                    return response
-                if not _retryable_status(response.status) or attempt >= t.retries:
-                    raise t.status_error(request, response)
-            elif attempt >= t.retries:
-                raise error from cause
-            self._sleep(retry_delay(attempt, response))
+            outcome = t.decide(request, attempt, self._attempt(request, url, headers, body))
+            if isinstance(outcome, Response):
+                return outcome
+            self._sleep(outcome)
             attempt += 1
+
+    def _attempt(
+        self, request: Request, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Response | ResultgateError:
+        """THE seam of the sync driver: a response, a retryable error, or a raised final one."""
+        import http.client
+
+        t = self._target
+        try:
+            return self._transport(request.method, url, headers, body, t.timeout)
+        except TimeoutError as exc:
+            return _caused(t.timed_out(request), exc)
+        except (OSError, http.client.HTTPException) as exc:
+            return _caused(t.unreachable(_reason(exc)), exc)
+        except ValueError as exc:  # http.client refuses a malformed URL or header value
+            raise t.malformed(request, exc) from exc
 
     def close(self) -> None:
         close = getattr(self._transport, "close", None)
@@ -549,6 +567,11 @@ class SyncDriver:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _caused(error: ResultgateError, cause: BaseException) -> ResultgateError:
+    error.__cause__ = cause
+    return error
 
 
 def _reason(exc: BaseException) -> str:
@@ -647,45 +670,37 @@ class AsyncDriver:
 
     async def send(self, request: Request) -> Response:
         """One request, with retries; returns an accepted response or raises a resultgate error."""
-        import httpx
-
         t = self._target
-        client = self._get_client()
         url, headers, body = t.url(request), t.headers_for(request), t.body(request)
         attempt = 0
         while True:
-            response: Response | None = None
-            error: ResultgateError
-            cause: BaseException
-            try:
-                r = await client.request(request.method, url, headers=headers, content=body)
-                response = Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
-            except httpx.TimeoutException as exc:
-                error, cause = t.timed_out(request), exc
-            except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
-                raise PrefectBadResponse(
-                    f"the Prefect API at {t.display} sent a response that could not be read "
-                    f"({type(exc).__name__}) to {request.method} {request.path}"
-                ) from exc
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
-                raise ConfigError(
-                    f"cannot send {request.method} {request.path} to {t.display}: "
-                    f"the URL or a header is malformed ({type(exc).__name__})",
-                    hint="check PREFECT_API_URL and the Authorization header",
-                ) from exc
-            except TimeoutError as exc:
-                error, cause = t.timed_out(request), exc
-            except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
-                error, cause = t.unreachable(_reason(exc)), exc
-            if response is not None:
-                if response.status in request.accept:
-                    return response
-                if not _retryable_status(response.status) or attempt >= t.retries:
-                    raise t.status_error(request, response)
-            elif attempt >= t.retries:
-                raise error from cause
-            await self._wait(retry_delay(attempt, response))
+            outcome = t.decide(request, attempt, await self._attempt(request, url, headers, body))
+            if isinstance(outcome, Response):
+                return outcome
+            await self._wait(outcome)
             attempt += 1
+
+    async def _attempt(
+        self, request: Request, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Response | ResultgateError:
+        """THE seam of the async driver: a response, a retryable error, or a raised final one."""
+        import httpx
+
+        t = self._target
+        try:
+            r = await self._get_client().request(request.method, url, headers=headers, content=body)
+            return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            return _caused(t.timed_out(request), exc)
+        except (httpx.DecodingError, httpx.TooManyRedirects) as exc:
+            raise PrefectBadResponse(
+                f"the Prefect API at {t.display} sent a response that could not be read "
+                f"({type(exc).__name__}) to {request.method} {request.path}"
+            ) from exc
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError) as exc:
+            raise t.malformed(request, exc) from exc
+        except (httpx.HTTPError, httpx.StreamError, OSError) as exc:
+            return _caused(t.unreachable(_reason(exc)), exc)
 
     async def aclose(self) -> None:
         if self._client is not None:
