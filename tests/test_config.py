@@ -303,3 +303,21 @@ def test_settings_are_frozen() -> None:
     s = Settings()
     with pytest.raises(AttributeError):
         s.timeout = 3  # type: ignore[misc]
+
+
+def test_builtin_profiles(tmp_path: Path) -> None:
+    # `local` is Prefect's built-in profile pointing at a local server, even when the file lacks it
+    s = Settings.load(environ={"PREFECT_HOME": str(tmp_path), "PREFECT_PROFILE": "local"})
+    assert (s.profile, s.api_url) == ("local", "http://127.0.0.1:4200/api")
+    (tmp_path / "profiles.toml").write_text(
+        'active = "ephemeral"\n[profiles.mine]\nPREFECT_API_URL = "http://m:1/api"\n'
+    )
+    s = Settings.load(environ={"PREFECT_HOME": str(tmp_path)})
+    assert (s.profile, s.api_url) == ("ephemeral", None)
+    s = Settings.load(environ={"PREFECT_HOME": str(tmp_path), "PREFECT_PROFILE": "local"})
+    assert s.api_url == "http://127.0.0.1:4200/api"
+    (tmp_path / "profiles.toml").write_text(
+        '[profiles.local]\nPREFECT_API_URL = "http://10.0.0.1:4200/api"\n'
+    )
+    s = Settings.load(environ={"PREFECT_HOME": str(tmp_path), "PREFECT_PROFILE": "local"})
+    assert s.api_url == "http://10.0.0.1:4200/api"  # the user's file wins over the built-in

@@ -611,3 +611,25 @@ def test_sync_path_does_not_import_httpx() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_unknown_route_404s_hint_at_the_api_prefix(sleeps: list[float]) -> None:
+    fake = FakePrefect(script=[_json_response({"detail": "Not Found"}, 404)] * 4)
+    driver = sync_driver(fake, sleeps)
+    with pytest.raises(IdNotFound) as info:
+        driver.run(driver.api.resolve(UNKNOWN))
+    assert info.value.hint is not None
+    assert "/api" in info.value.hint
+    # Prefect's own "... not found" answers do not trigger that hint
+    driver = sync_driver(FakePrefect(), sleeps)
+    with pytest.raises(IdNotFound) as info:
+        driver.run(driver.api.resolve(UNKNOWN))
+    assert "end in /api" not in str(info.value)
+
+
+def test_html_answer_hints_at_the_ui(sleeps: list[float]) -> None:
+    fake = FakePrefect(script=[Response(200, {"content-type": "text/html"}, b"<!doctype html><html></html>")])
+    driver = sync_driver(fake, sleeps)
+    with pytest.raises(PrefectBadResponse) as info:
+        driver.run(driver.api.resolve(UNKNOWN))
+    assert "not the UI" in str(info.value)

@@ -317,23 +317,34 @@ def _tokens_file(value: Any, source: str) -> list[str]:
 
 
 # -- Prefect profiles ------------------------------------------------------------------
+#: Prefect's built-in profiles (3.x template; 2.x has "default"): usable without being in the file
+_BUILTIN_PROFILES: dict[str, dict[str, str]] = {
+    "default": {},
+    "ephemeral": {},
+    "local": {"PREFECT_API_URL": "http://127.0.0.1:4200/api"},
+    "test": {},
+    "cloud": {},
+}
+
+
 def _active_profile(env: Mapping[str, str], home: str, flag: Any) -> tuple[str | None, dict[str, str]]:
     path = Path(_expand(env.get("PREFECT_PROFILES_PATH") or str(Path(home) / "profiles.toml")))
     try:
         text = path.read_text()
     except FileNotFoundError:
-        return (flag or env.get("PREFECT_PROFILE") or None), {}
+        text = None
     except OSError as exc:
         raise ConfigError(f"cannot read the Prefect profiles file {path}: {exc.strerror}") from None
-    active, profiles = parse_profiles(text, str(path))
-    name = flag or env.get("PREFECT_PROFILE") or active
+    active, profiles = parse_profiles(text, str(path)) if text is not None else (None, {})
+    chosen = flag or env.get("PREFECT_PROFILE")
+    name = str(chosen or active or "")
     if not name:
         return None, {}
-    if name not in profiles and (flag or env.get("PREFECT_PROFILE")):
+    if name not in profiles and name not in _BUILTIN_PROFILES and chosen:
         source = "--profile" if flag else "PREFECT_PROFILE"
-        known = ", ".join(sorted(profiles)) or "none"
-        raise ConfigError(f"{source} names profile {name!r}, which {path} does not define (it has: {known})")
-    return str(name), profiles.get(str(name), {})
+        known = ", ".join(sorted(set(profiles) | set(_BUILTIN_PROFILES)))
+        raise ConfigError(f"{source} names profile {name!r}, which {path} does not define (known: {known})")
+    return name, {**_BUILTIN_PROFILES.get(name, {}), **profiles.get(name, {})}
 
 
 def parse_profiles(text: str, where: str = "profiles.toml") -> tuple[str | None, dict[str, dict[str, str]]]:

@@ -109,8 +109,19 @@ def _json(response: Response, what: str) -> Any:
         return response.json()
     except (ValueError, UnicodeDecodeError):
         raise PrefectBadResponse(
-            f"Prefect answered {what} with a body that is not JSON", status=response.status
+            f"Prefect answered {what} with a body that is not JSON",
+            hint="is PREFECT_API_URL the API (ending in /api), not the UI or another server?",
+            status=response.status,
         ) from None
+
+
+def _is_unknown_route(response: Response) -> bool:
+    """A 404 from the web framework (no such route), not Prefect's "... not found" for an id."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return not (isinstance(body, dict) and str(body.get("detail", "")).endswith(" not found"))
 
 
 def _json_object(response: Response, what: str) -> dict[str, Any]:
@@ -176,10 +187,12 @@ class PrefectAPI:
             raise UsageError(f"unknown id kind {kind!r}; use one of {', '.join(ID_KINDS)}")
         uid = check_id(id)
         kinds: tuple[IdKind, ...] = (kind,) if kind else ID_KINDS
+        no_route = True
         for k in kinds:
             path = f"{_PATHS[k]}/{uid}"
             response: Response = yield self.request("GET", path, accept=frozenset({200, 404}))
             if response.status == 404:
+                no_route = no_route and _is_unknown_route(response)
                 continue
             body = _json_object(response, f"GET {path}")
             if k in ("flow_run_state", "task_run_state"):
@@ -189,10 +202,11 @@ class PrefectAPI:
                 raise NoPersistedResult(f"the {_LABELS[k]} {uid} has no state yet", kind=k)
             return k, StateInfo.from_api(state), body
         tried = ", ".join(_LABELS[k] + "s" for k in kinds)
+        hint = f"looked up: {tried}; check the id and that PREFECT_API_URL points at the right server"
+        if no_route:
+            hint = f"looked up: {tried}; the server has no such routes: does PREFECT_API_URL end in /api?"
         raise IdNotFound(
-            f"no {' or '.join(_LABELS[k] for k in kinds)} has id {uid}",
-            hint=f"looked up: {tried}; check the id and that PREFECT_API_URL points at the right server",
-            tried=list(kinds),
+            f"no {' or '.join(_LABELS[k] for k in kinds)} has id {uid}", hint=hint, tried=list(kinds)
         )
 
     def read_block_document(self, id: str) -> Plan[dict[str, Any]]:
