@@ -1,0 +1,1 @@
+"""Decoding: from the bytes of a result file to a value, without running anything."""
