@@ -220,10 +220,12 @@ ENVELOPES[PAGED_FLOW_RUN] = {
 }
 
 
-def _error(status: int, code: str, message: str, hint: str | None = None) -> dict:
+def _error(status: int, code: str, message: str, hint: str | None = None, **details: Any) -> dict:
     body: dict[str, Any] = {"code": code, "status": status, "message": message}
     if hint:
         body["hint"] = hint
+    if details:
+        body["details"] = details
     return {"error": body}
 
 
@@ -235,7 +237,13 @@ ERRORS: dict[str, dict] = {
         "Run the flow with persist_result=True, or set PREFECT_RESULTS_PERSIST_BY_DEFAULT=true.",
     ),
     EXPIRED_STATE: _error(410, "expired", "The result expired on 2026-01-01T00:00:00Z."),
-    TOO_LARGE_STATE: _error(413, "too-large", "The value is 3.2 GiB decompressed; the limit is 512 MiB."),
+    TOO_LARGE_STATE: _error(
+        413,
+        "too-large",
+        "The value is 3.2 GiB decompressed; the limit is 512 MiB.",
+        "ask for format=raw to download the stored bytes",
+        raw_url=f"/api/results/{TOO_LARGE_STATE}?format=raw",
+    ),
     UNSUPPORTED_STATE: _error(415, "unsupported-serializer", "Serializer 'msgpack' is not supported."),
     MALFORMED_STATE: _error(422, "malformed-record", "The pickle ends early."),
     REFUSED_STATE: _error(403, "refused", "/etc/shadow is outside the allowed roots."),
@@ -356,7 +364,10 @@ class FakeGateway:
             self._static(req, path)
             return
         segs = [s for s in path.split("/") if s][1:]  # after "api"
-        if len(segs) == 2 and segs[0] == "results":
+        raw = query.get("format") == ["raw"]
+        if raw and ((len(segs) == 2 and segs[0] == "results") or (len(segs) == 3 and segs[2] == "result")):
+            self._send(req, 200, b"\x80\x05raw-bytes-of-" + segs[1].encode(), "application/octet-stream")
+        elif len(segs) == 2 and segs[0] == "results":
             self._envelope(req, segs[1])
         elif len(segs) == 3 and segs[0] == "flow_runs" and segs[2] == "results":
             limit = int(query.get("limit", ["50"])[0])
@@ -366,8 +377,6 @@ class FakeGateway:
                 self._json(req, 404, _error(404, "id-not-found", f"No flow run has id {segs[1]}."))
             else:
                 self._json(req, 200, page)
-        elif len(segs) == 4 and segs[2] == "result" and query.get("format") == ["raw"]:
-            self._send(req, 200, b"\x80\x05raw-bytes-of-" + segs[1].encode(), "application/octet-stream")
         else:
             self._json(req, 404, _error(404, "not-found", f"No route {path}."))
 

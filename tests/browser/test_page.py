@@ -260,6 +260,10 @@ class TestAgainstCannedEnvelopes:
         expect(alert.get_by_role("heading", level=2)).to_contain_text(title)
         expect(alert).to_contain_text(extra)
         expect(result(page)).to_have_count(0)
+        if id_ == fg.TOO_LARGE_STATE:
+            download = alert.get_by_role("link", name="Download the raw file")
+            expect(download).to_have_attribute("href", re.compile(rf"/api/results/{id_}\?format=raw$"))
+            assert page.request.get(download.get_attribute("href") or "").ok
         if id_ == fg.NO_RESULT_STATE:
             expect(alert.locator(".howto pre")).to_contain_text("@flow(persist_result=True)")
             expect(alert.locator(".hint")).to_contain_text("persist_result=True")
