@@ -9,13 +9,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from resultgate._cli_options import connection_options, settings_from_flags
 from resultgate._errors import NotFound, ResultgateError, UsageError
+
+if TYPE_CHECKING:
+    from resultgate._result import Result
+    from resultgate._service import ExportItem
 
 __all__ = ["ResultgateGroup", "main", "parse_serializer_option", "report_error"]
 
@@ -233,9 +238,17 @@ def decode(path: str, serializer: str | None, fmt: str, explain: bool, max_decom
             "(recognised from the content; pass --serializer to choose)",
             err=True,
         )
+    _emit(result, fmt, explain)
+
+
+def _emit(result: Result, fmt: str, explain: bool) -> None:
+    """Print a result in the chosen format; the safety report goes to stderr."""
     if explain:
         _explain(result.safety.to_dict(), result.format, result.serializer)
-    if fmt == "json":
+    if fmt == "raw":
+        sys.stdout.buffer.write(result.raw)
+        sys.stdout.buffer.flush()
+    elif fmt == "json":
         click.echo(json.dumps(result.json(), ensure_ascii=False))
     elif fmt == "repr":
         click.echo(result.repr())
@@ -257,3 +270,171 @@ def _explain(report: Mapping[str, Any], fmt: str, serializer: Mapping[str, Any])
     for key, value in report.items():
         shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
         click.echo(f"{key}: {shown if shown not in ('', None) else '-'}", err=True)
+
+
+# --- get and export ------------------------------------------------------------------------------
+
+_FORMATS = click.Choice(["text", "json", "repr", "raw"])
+_KINDS = click.Choice(["flow_run_state", "task_run_state", "flow_run", "task_run"])
+
+
+@main.command(epilog=_EXIT_CODES)
+@click.argument("id")
+@click.option(
+    "--kind",
+    type=_KINDS,
+    help="What ID names. Without it the id is looked up as a flow-run state, a task-run state, "
+    "a flow run, then a task run (a run gives its current state's result).",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=_FORMATS,
+    default="text",
+    show_default=True,
+    help="text: a str result exactly as itself, anything else as JSON. json: only the JSON rendering "
+    "(for jq). repr: a Python-like repr. raw: the stored bytes, undecoded.",
+)
+@click.option(
+    "--explain", is_flag=True, help="Print the safety report and where the result was read to stderr."
+)
+@connection_options
+def get(
+    id: str,
+    kind: str | None,
+    fmt: str,
+    explain: bool,
+    api_url: str | None,
+    api_key: str | None,
+    maps: tuple[str, ...],
+    roots: tuple[str, ...],
+    timeout: float | None,
+) -> None:
+    """Print the value behind a Prefect id: what the flow or task returned.
+
+    \b
+    Examples:
+      resultgate get 01a242b7-687c-7eab-b0f4-cdcd8cccb49c          # a flow-run state id
+      resultgate get $FLOW_RUN_ID --format json | jq .
+      resultgate get $ID --map /srv/worker/.prefect/storage=/mnt/results
+    """
+    from resultgate._service import ResultService
+
+    settings = settings_from_flags(api_url=api_url, api_key=api_key, maps=maps, roots=roots, timeout=timeout)
+    settings.require_api_url()
+    service = ResultService(settings)
+    try:
+        result = service.fetch(id, kind)  # type: ignore[arg-type]
+    finally:
+        service.close()
+    state = result.state
+    if state is not None and state.type in ("FAILED", "CRASHED"):
+        click.echo(f"resultgate: note: the state is {state.type}: {state.message or state.name}", err=True)
+    if explain:
+        click.echo(f"read from: {result.location or 'inline in the state'}", err=True)
+    _emit(result, fmt, explain)
+
+
+@main.command(epilog=_EXIT_CODES)
+@click.argument("flow_run_id")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the JSON lines to this file (written whole or not at all) instead of stdout.",
+)
+@connection_options
+def export(
+    flow_run_id: str,
+    output: str | None,
+    api_url: str | None,
+    api_key: str | None,
+    maps: tuple[str, ...],
+    roots: tuple[str, ...],
+    timeout: float | None,
+) -> None:
+    """Export a flow run's result and every task run's, as JSON lines.
+
+    One object per run: kind, run_id, run_name, state_id, state_type, state_name,
+    status (ok, no-result, missing, expired, too-large, error) and the value's JSON
+    rendering or the error. A progress bar shows on a terminal; piped, stdout holds
+    nothing but JSON lines.
+    """
+    from resultgate._service import ResultService
+
+    settings = settings_from_flags(api_url=api_url, api_key=api_key, maps=maps, roots=roots, timeout=timeout)
+    settings.require_api_url()
+    service = ResultService(settings)
+    try:
+        total, items = service.export(flow_run_id)
+        lines = _export_lines(total, items, settings.inline_limit)
+        if output is None:
+            for line in lines:
+                click.echo(line)
+        else:
+            _write_whole(Path(output), lines)
+    finally:
+        service.close()
+
+
+def _export_lines(total: int, items: Iterator[ExportItem], inline_limit: int) -> Iterator[str]:
+    """JSON lines, with a progress bar on stderr when it is a terminal."""
+    progress = None
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        progress = Progress(transient=True, console=_stderr_console())
+        progress.start()
+    task = progress.add_task("reading results", total=total) if progress else None
+    try:
+        for item in items:
+            rendering, truncated = (None, False)
+            if item.result is not None:
+                rendering, truncated = _render_line_value(item.result, inline_limit)
+            yield json.dumps(item.to_json(rendering=rendering, truncated=truncated), ensure_ascii=False)
+            if progress is not None and task is not None:
+                progress.advance(task)
+    finally:
+        if progress is not None:
+            progress.stop()
+
+
+def _render_line_value(result: Result, inline_limit: int) -> tuple[Any, bool]:
+    from resultgate._errors import TooLarge
+
+    try:
+        return result.json(), False
+    except TooLarge:
+        return result.preview()
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _write_whole(path: Path, lines: Iterator[str]) -> None:
+    """Write to a temporary file beside ``path`` and rename it: never a partial file."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _attach_serve() -> None:
+    from resultgate.server.cli import serve_command
+
+    main.add_command(serve_command, "serve")
+
+
+_attach_serve()
