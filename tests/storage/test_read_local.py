@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from storage_helpers import block_for, owner_state, ref_from_state
 
-from resultgate._errors import ResultMissing, StorageError, TooLarge
+from resultgate._errors import Refused, ResultMissing, StorageError, TooLarge
 from resultgate._model import Reference
 from resultgate._storage import Location, StoragePolicy, iter_bytes, locate, read_bytes, size
 from support.cases import Case, result_files
@@ -163,7 +163,6 @@ def test_local_reads_do_not_import_fsspec(tmp_path: Path) -> None:
     f.write_bytes(b"abc")
     code = textwrap.dedent(f"""
         import sys
-import tempfile
         from resultgate._model import Reference
         from resultgate._storage import StoragePolicy, locate, read_bytes
         policy = StoragePolicy(allowed_roots=({str(tmp_path)!r},))

@@ -25,6 +25,7 @@ _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _O_NOCTTY = getattr(os, "O_NOCTTY", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_OPENAT = os.open in os.supports_dir_fd and bool(_O_NOFOLLOW and _O_DIRECTORY)
 
 
 def _roots(loc: Location, policy: StoragePolicy) -> tuple[str, ...]:
@@ -53,7 +54,7 @@ def open_local(loc: Location, policy: StoragePolicy) -> tuple[int, os.stat_resul
     real, root, st = _checked(loc, policy)
     flags = os.O_RDONLY | _O_CLOEXEC | _O_NOCTTY
     try:
-        if os.open in os.supports_dir_fd and _O_NOFOLLOW and _O_DIRECTORY:
+        if _OPENAT:
             fd = _open_beneath(root, os.path.relpath(real, root), flags)
         else:  # pragma: no cover - platforms without openat
             fd = os.open(real, flags | _O_NOFOLLOW | _O_NONBLOCK)
