@@ -284,3 +284,102 @@ def helpers() -> Any:
         TASK_RUN_ID = TASK_RUN_ID
 
     return H
+
+
+# ---------------------------------------------------------------- the real service, captured Prefect
+
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
+ALICE_STORAGE = "/home/alice/.prefect/storage"
+BLOCK_SECRET = "rg-captured-secret-51d0c2"
+SECRET_BLOCK_ID = "5ec0e700-0000-4000-8000-000000000001"
+
+
+class CapturedPrefect:
+    """Answers the Prefect API from a fixture case's captured responses (GET by path)."""
+
+    def __init__(self, *case_names: str) -> None:
+        self.routes: dict[str, Any] = {"/admin/version": "3.9.1", "/health": True}
+        self.tasks: dict[str, list[Any]] = {}
+        self.requests: list[httpx.Request] = []
+        for name in case_names:
+            case = CASES / name
+            state = json.loads((case / "state.json").read_text())
+            run = json.loads((case / "flow_run.json").read_text())
+            self.routes[f"/flow_run_states/{state['id']}"] = state
+            self.routes[f"/flow_runs/{run['id']}"] = run
+            tasks = []
+            for task_dir in sorted((case / "task_runs").glob("*")) if (case / "task_runs").exists() else []:
+                task_run = json.loads((task_dir / "task_run.json").read_text())
+                task_state = json.loads((task_dir / "state.json").read_text())
+                self.routes[f"/task_runs/{task_run['id']}"] = task_run
+                self.routes[f"/task_run_states/{task_state['id']}"] = task_state
+                tasks.append(task_run)
+            self.tasks[run["id"]] = tasks
+            for doc in (
+                (case / "block_documents").glob("*.json") if (case / "block_documents").exists() else []
+            ):
+                self.routes[f"/block_documents/{doc.stem}"] = json.loads(doc.read_text())
+        # a block document whose secret must never come out, pointing at a disallowed protocol
+        self.routes[f"/block_documents/{SECRET_BLOCK_ID}"] = {
+            "id": SECRET_BLOCK_ID,
+            "name": "secretive",
+            "data": {"basepath": "memory://results", "settings": {"password": BLOCK_SECRET}},
+            "block_type": {"slug": "remote-file-system", "name": "Remote File System"},
+            "block_type_name": "Remote File System",
+            "block_schema": {"fields": {}},
+        }
+
+    def add_state(self, state: dict[str, Any]) -> None:
+        self.routes[f"/flow_run_states/{state['id']}"] = state
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path.removeprefix("/api")
+        if request.method == "POST" and path == "/task_runs/filter":
+            body = json.loads(request.content or b"{}")
+            run_ids = (((body.get("flow_runs") or {}).get("id") or {}).get("any_")) or []
+            found = [t for rid in run_ids for t in self.tasks.get(rid, [])]
+            offset, limit = int(body.get("offset") or 0), int(body.get("limit") or 200)
+            return httpx.Response(200, json=found[offset : offset + limit])
+        if request.method == "GET" and path in self.routes:
+            return httpx.Response(200, json=self.routes[path])
+        return httpx.Response(404, json={"detail": "Not found"})
+
+
+@pytest.fixture
+def captured() -> CapturedPrefect:
+    return CapturedPrefect("p3_pickle_str_default", "p3_json_dict", "p3_tasks_default", "p3_failed_flow")
+
+
+@pytest.fixture
+def real_app_factory(captured: CapturedPrefect, tmp_path: Path) -> Callable[..., Any]:
+    """The app around the REAL ResultService (real decoding, storage confinement, cache);
+    Prefect's answers come from the captured fixtures, files from the fixture cases."""
+    from resultgate._service import ResultService
+    from resultgate.server.app import create_app
+
+    def build(**overrides: Any) -> Any:
+        # every case keeps its files under result/<basename>; one storage dir holds them all
+        storage = tmp_path / "storage"
+        storage.mkdir(exist_ok=True)
+        for case in CASES.iterdir():
+            for f in (case / "result").glob("*") if (case / "result").exists() else []:
+                target = storage / f.name
+                if not target.exists():
+                    target.write_bytes(f.read_bytes())
+        environ = {"PREFECT_HOME": str(tmp_path / "home"), "RESULTGATE_RESULT_WAIT": "0"}
+        settings = Settings.load(
+            {
+                "api_url": "http://prefect.test/api",
+                "path_map": [f"{ALICE_STORAGE}={storage}"],
+                "local_storage_path": str(storage),
+                **overrides,
+            },
+            environ,
+        )
+        service = ResultService(
+            settings, trust_block_basepaths=False, async_transport=httpx.MockTransport(captured.handler)
+        )
+        return create_app(settings, service=service)
+
+    return build

@@ -116,3 +116,40 @@ def test_etag_helpers(helpers: Any) -> None:
     result = helpers.make_result("v")
     assert result_etag(result, "text") == '"etag-abc"'
     assert result_etag(result, "json", "flow_run_state") != result_etag(result, "json", "flow_run")
+
+
+async def test_real_service_caches_by_location_and_answers_304(
+    real_app_factory: Any, client_factory: Any
+) -> None:
+    state_id = "01a242b7-687c-7eab-b0f4-cdcd8cccb49c"  # p3_pickle_str_default
+    run_id = "ec59a425-75e0-4ac4-b417-40350ea402de"
+    app = real_app_factory()
+    service = app.state.gateway.service
+    async with client_factory(app) as client:
+        first = await client.get(f"/api/flow_run_states/{state_id}/result")
+        assert first.status_code == 200, first.text
+        etag = first.headers["etag"]
+        misses = service.cache_stats.misses
+        hits = service.cache_stats.hits
+        second = await client.get(f"/api/flow_run_states/{state_id}/result")
+        by_run = await client.get(f"/api/flow_runs/{run_id}/result?format=text")
+        not_modified = await client.get(
+            f"/api/flow_run_states/{state_id}/result", headers={"If-None-Match": etag}
+        )
+        raw = await client.get(f"/api/flow_run_states/{state_id}/result?format=raw")
+        raw_304 = await client.get(
+            f"/api/flow_run_states/{state_id}/result?format=raw",
+            headers={"If-None-Match": raw.headers["etag"]},
+        )
+        metrics = (await client.get("/metrics")).text
+    assert second.content == first.content
+    assert second.headers["etag"] == etag
+    assert by_run.text == "hello world"
+    assert service.cache_stats.hits >= hits + 2  # the state's and the run's fetch both hit
+    assert service.cache_stats.misses == misses
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    # the raw bytes carry the same location tag as the text rendering
+    assert raw.headers["etag"] == by_run.headers["etag"]
+    assert raw_304.status_code == 304
+    assert f"resultgate_cache_hits_total {float(service.cache_stats.hits)}" in metrics

@@ -232,3 +232,61 @@ async def test_bad_content_length_is_400(app_factory: Any, client_factory: Any) 
     async with client_factory(app_factory()) as client:
         resp = await client.post("/api/results/decode", content=b"x", headers={"Content-Length": "lots"})
     assert resp.status_code == 400
+
+
+# ---------------------------------------------------------------- against the real service
+
+
+def _hostile_state(state_id: str, key: str, block_id: str | None) -> dict[str, Any]:
+    return {
+        "id": state_id,
+        "type": "COMPLETED",
+        "name": "Completed",
+        "timestamp": "2026-12-04T20:00:00Z",
+        "message": None,
+        "data": {
+            "storage_key": key,
+            "expiration": None,
+            "serializer": {"type": "pickle", "picklelib": "cloudpickle"},
+            "prefect_version": "3.9.1",
+            "storage_block_id": block_id,
+        },
+        "state_details": {"flow_run_id": "0f0f0f0f-0000-4000-8000-000000000001", "task_run_id": None},
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "block"),
+    [
+        ("/etc/passwd", None),
+        ("/home/alice/.prefect/storage/../../../../etc/passwd", None),
+        ("abc", "secret"),
+    ],
+    ids=["etc-passwd", "dotdot", "secret-block"],
+)
+@pytest.mark.parametrize("fmt", ["json", "text", "raw"])
+async def test_real_service_refuses_hostile_states_and_leaks_no_secret(
+    key: str,
+    block: str | None,
+    fmt: str,
+    real_app_factory: Any,
+    client_factory: Any,
+    captured: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from conftest import BLOCK_SECRET, SECRET_BLOCK_ID
+
+    state_id = "0f0f0f0f-0000-4000-8000-0000000000aa"
+    captured.add_state(_hostile_state(state_id, key, SECRET_BLOCK_ID if block else None))
+    caplog.set_level(logging.DEBUG)
+    async with client_factory(real_app_factory()) as client:
+        resp = await client.get(f"/api/flow_run_states/{state_id}/result?format={fmt}")
+        metrics = await client.get("/metrics")
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json()["error"]["code"] == "refused"
+    assert "root:" not in resp.text
+    assert BLOCK_SECRET not in resp.text
+    assert BLOCK_SECRET not in metrics.text
+    assert BLOCK_SECRET not in caplog.text
+    for record in caplog.records:
+        assert BLOCK_SECRET not in record.getMessage()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -495,3 +496,103 @@ def test_serve_overrides_build_settings(settings_factory: Any) -> None:
     assert settings.api_key == "k"
     assert settings.path_map == (("/a", "/b"),)
     assert settings.allowed_roots == ("/data",)
+
+
+# ---------------------------------------------------------------- against the real service
+
+
+def _case(name: str) -> dict[str, Any]:
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "cases" / name / "case.json"
+    return dict(json.loads(path.read_text()))
+
+
+async def test_real_service_the_original_question(real_app_factory: Any, client_factory: Any) -> None:
+    case = _case("p3_pickle_str_default")
+    async with client_factory(real_app_factory()) as client:
+        for path in (
+            f"/api/flow_run_states/{case['flow_state_id']}/result",
+            f"/api/flow_runs/{case['flow_run_id']}/result",
+            f"/api/results/{case['flow_state_id']}",
+            f"/api/results/{case['flow_run_id']}",
+        ):
+            resp = await client.get(path)
+            assert resp.status_code == 200, (path, resp.text)
+            body = resp.json()
+            assert body["value"] == "hello world"
+            assert body["value_type"] == "builtins.str"
+            assert body["truncated"] is False
+            assert body["state"]["id"] == case["flow_state_id"]
+            assert body["flow_run_id"] == case["flow_run_id"]
+            assert body["serializer"]["type"] == "pickle"
+            assert body["safety"]["carries_code"] is False
+            assert body["size"] == 37
+        text = await client.get(f"/api/flow_run_states/{case['flow_state_id']}/result?format=text")
+        assert text.text == "hello world"
+        rep = await client.get(f"/api/flow_run_states/{case['flow_state_id']}/result?format=repr")
+        assert rep.text == "'hello world'"
+        raw = await client.get(body["raw_url"])
+        assert raw.status_code == 200
+        assert (
+            raw.content
+            == (Path(__file__).resolve().parents[1] / "fixtures/cases/p3_pickle_str_default/result")
+            .joinpath("138d4d2c3f1a4eef86f9fec4ea56ad75")
+            .read_bytes()
+        )
+        assert raw.headers["content-length"] == "37"
+
+
+async def test_real_service_json_and_failed(real_app_factory: Any, client_factory: Any) -> None:
+    json_case, failed = _case("p3_json_dict"), _case("p3_failed_flow")
+    async with client_factory(real_app_factory()) as client:
+        body = (await client.get(f"/api/flow_run_states/{json_case['flow_state_id']}/result")).json()
+        assert body["value"] == json_case["expected"]["json"]
+        resp = await client.get(f"/api/flow_runs/{failed['flow_run_id']}/result")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["state"]["type"] == "FAILED"
+
+
+async def test_real_service_results_page(real_app_factory: Any, client_factory: Any) -> None:
+    case = _case("p3_tasks_default")
+    async with client_factory(real_app_factory()) as client:
+        resp = await client.get(f"/api/flow_runs/{case['flow_run_id']}/results")
+        assert resp.status_code == 200, resp.text
+        page = resp.json()
+        assert page["total"] == 1 + len(case["task_runs"])
+        assert page["items"][0]["kind"] == "flow_run"
+        assert page["items"][0]["value"] == case["expected"]["json"]
+        by_name = {i["run_name"]: i for i in page["items"][1:]}
+        for task in case["task_runs"]:
+            item = by_name[task["task_run_name"]]
+            assert item["kind"] == "task_run"
+            assert item["status"] in ("ok", "no-result", "missing"), item
+            if item["status"] == "ok":
+                one = (await client.get(item["result_url"])).json()
+                assert one["value"] == item["value"]
+        small = (await client.get(f"/api/flow_runs/{case['flow_run_id']}/results?limit=1&offset=1")).json()
+    assert len(small["items"]) == 1
+    assert small["items"][0]["kind"] == "task_run"
+
+
+async def test_real_service_inline_limit_gives_a_preview(real_app_factory: Any, client_factory: Any) -> None:
+    case = _case("p3_tasks_default")
+    async with client_factory(real_app_factory(inline_limit=8)) as client:
+        body = (await client.get(f"/api/flow_runs/{case['flow_run_id']}/result")).json()
+    assert body["truncated"] is True
+    assert body["raw_url"].endswith("?format=raw")
+
+
+async def test_real_service_decode_upload(real_app_factory: Any, client_factory: Any) -> None:
+    data = (Path(__file__).resolve().parents[1] / "fixtures/cases/p3_pickle_str_default/result").joinpath(
+        "138d4d2c3f1a4eef86f9fec4ea56ad75"
+    )
+    async with client_factory(real_app_factory()) as client:
+        resp = await client.post("/api/results/decode?serializer=pickle", content=data.read_bytes())
+        text = await client.post("/api/results/decode?format=text", content=data.read_bytes())
+        bad = await client.post("/api/results/decode?serializer=yaml", content=b"x")
+        junk = await client.post("/api/results/decode?serializer=pickle", content=b"\x80\x04\x95")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["value"] == "hello world"
+    assert resp.json()["kind"] == "upload"
+    assert text.text == "hello world"
+    assert bad.status_code == 415
+    assert junk.status_code == 422
