@@ -285,9 +285,7 @@ class _Target:
         self.root, scope = split_api_url(url)
         self.scope = scope
         #: the URL as shown in messages (no user:password@)
-        self.display = self.root.replace(f"{parts.username}:{parts.password}@", "").replace(
-            f"{parts.username}@", ""
-        )
+        self.display = re.sub(r"^(\w+://)[^/@]*@", r"\1", self.root)
         if auth_header is None and settings is not None:
             auth_header = settings.auth_header
         self.headers = {
@@ -354,14 +352,15 @@ class _Target:
     def status_error(self, request: Request, response: Response) -> ResultgateError:
         status = response.status
         what = f"{request.method} {request.path}"
+        detail = _detail(response)
         if status in (401, 403):
             return AuthError(
-                f"the Prefect API at {self.display} refused the credentials (HTTP {status}) for {what}",
+                f"the Prefect API at {self.display} refused the credentials (HTTP {status}) for {what}"
+                + (f": {detail}" if detail else ""),
                 hint=_AUTH_HINT,
             )
         if status == 404:
             return NotFound(f"the Prefect API has nothing at {what} (HTTP 404)")
-        detail = _detail(response)
         return PrefectBadResponse(
             f"the Prefect API at {self.display} answered HTTP {status} to {what}"
             + (f": {detail}" if detail else ""),
@@ -450,6 +449,8 @@ class HTTPConnectionTransport:
                 conn = self._connect(*key, timeout)
                 self._conns[key] = conn
             conn.timeout = timeout
+            if conn.sock is not None:
+                conn.sock.settimeout(timeout)
             try:
                 conn.request(method, target, body=body, headers=dict(headers))
                 resp = conn.getresponse()
