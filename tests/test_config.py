@@ -321,3 +321,10 @@ def test_builtin_profiles(tmp_path: Path) -> None:
     )
     s = Settings.load(environ={"PREFECT_HOME": str(tmp_path), "PREFECT_PROFILE": "local"})
     assert s.api_url == "http://10.0.0.1:4200/api"  # the user's file wins over the built-in
+
+
+def test_api_key_flag_beats_an_auth_string_from_below() -> None:
+    env = {"PREFECT_API_AUTH_STRING": "admin:pw", "PREFECT_HOME": "/nonexistent"}
+    assert Settings.load({"api_key": "flag-key"}, environ=env).auth_header == "Bearer flag-key"
+    both = Settings.load({"api_key": "flag-key", "auth_string": "u:p"}, environ=env)
+    assert both.auth_header == "Basic " + base64.b64encode(b"u:p").decode()

@@ -158,6 +158,10 @@ class Settings:
             got = pick(name, var)
             if got is not None:
                 values[name] = _text(*got)
+        # Prefect (>= 3.4.1) sends the auth string when both are set; an explicit --api-key
+        # flag still beats an auth string that only the environment or profile supplied
+        if "api_key" in flags and "auth_string" not in flags:
+            values.pop("auth_string", None)
         if values.get("api_url"):
             values["api_url"] = _check_url(values["api_url"], pick("api_url", "PREFECT_API_URL"))
 
