@@ -317,12 +317,18 @@ def prefect_server(
     template_dir: Path | None = None
     if pytestconfig.cache is not None:
         template_dir = Path(pytestconfig.cache.mkdir("resultgate-prefect-db"))
-    try:
-        server = start_prefect_server(home, template_dir)
-    except (PrefectServerError, OSError) as exc:
+    server: PrefectServer | None = None
+    problem: BaseException | None = None
+    for attempt in range(2):  # a second try covers losing the free port to someone else
+        try:
+            server = start_prefect_server(home / f"try{attempt}", template_dir)
+            break
+        except (PrefectServerError, OSError) as exc:
+            problem = exc
+    if server is None:
         if os.environ.get("RESULTGATE_TEST_REQUIRE_ALL"):
-            pytest.fail(f"could not start a Prefect server: {exc}")
-        pytest.skip(f"could not start a Prefect server: {exc}")
+            pytest.fail(f"could not start a Prefect server: {problem}")
+        pytest.skip(f"could not start a Prefect server: {problem}")
     try:
         yield server
     finally:
