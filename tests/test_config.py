@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,9 +131,10 @@ def test_simple_parser_matches_tomllib() -> None:
             },
         },
     }
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
 
-    assert _parse_simple_toml(PROFILES) == tomllib.loads(PROFILES)
+        assert _parse_simple_toml(PROFILES) == tomllib.loads(PROFILES)
     assert _parse_simple_toml('[profiles]\n[profiles.a]\nK = "a\\"b#c" # x\nN = 3\n') == {
         "profiles": {"a": {"K": 'a"b#c', "N": 3}}
     }
