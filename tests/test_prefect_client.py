@@ -633,3 +633,15 @@ def test_html_answer_hints_at_the_ui(sleeps: list[float]) -> None:
     with pytest.raises(PrefectBadResponse) as info:
         driver.run(driver.api.resolve(UNKNOWN))
     assert "not the UI" in str(info.value)
+
+
+@pytest.mark.parametrize("body", [{}, {"id": 1, "type": "COMPLETED"}, {"id": UNKNOWN}, {"detail": "hello"}])
+def test_object_that_is_not_a_state(sleeps: list[float], body: Any) -> None:
+    fake = FakePrefect(script=[_json_response(body)])
+    driver = sync_driver(fake, sleeps)
+    with pytest.raises(PrefectBadResponse, match="not a state"):
+        driver.run(driver.api.resolve(UNKNOWN))
+    fake = FakePrefect(script=[_json_response({"id": UNKNOWN, "state": body})])
+    driver = sync_driver(fake, sleeps)
+    with pytest.raises(PrefectBadResponse, match="not a state"):
+        driver.run(driver.api.resolve(UNKNOWN, "flow_run"))

@@ -115,6 +115,16 @@ def _json(response: Response, what: str) -> Any:
         ) from None
 
 
+def _state(body: dict[str, Any], what: str) -> StateInfo:
+    """A StateInfo, once the body looks like a Prefect state (an id and a type)."""
+    if not isinstance(body.get("id"), str) or not isinstance(body.get("type"), str):
+        raise PrefectBadResponse(
+            f"Prefect answered {what} with an object that is not a state",
+            hint="is PREFECT_API_URL a Prefect API?",
+        )
+    return StateInfo.from_api(body)
+
+
 def _is_unknown_route(response: Response) -> bool:
     """A 404 from the web framework (no such route), not Prefect's "... not found" for an id."""
     try:
@@ -159,7 +169,7 @@ class PrefectAPI:
     def read_state(self, kind: StateKind, id: str) -> Plan[StateInfo]:
         """``GET /{flow_run_states|task_run_states}/{id}``; :class:`IdNotFound` on 404."""
         found = yield from self._read(kind, id)
-        return StateInfo.from_api(found)
+        return _state(found, f"GET {_PATHS[kind]}/{check_id(id)}")
 
     def read_run(self, kind: RunKind, id: str) -> Plan[dict[str, Any]]:
         """``GET /{flow_runs|task_runs}/{id}``: the run JSON (its ``state`` is the current state)."""
@@ -196,11 +206,11 @@ class PrefectAPI:
                 continue
             body = _json_object(response, f"GET {path}")
             if k in ("flow_run_state", "task_run_state"):
-                return k, StateInfo.from_api(body), None
+                return k, _state(body, f"GET {path}"), None
             state = body.get("state")
             if not isinstance(state, dict):
                 raise NoPersistedResult(f"the {_LABELS[k]} {uid} has no state yet", kind=k)
-            return k, StateInfo.from_api(state), body
+            return k, _state(state, f"GET {path} (its state)"), body
         tried = ", ".join(_LABELS[k] + "s" for k in kinds)
         hint = f"looked up: {tried}; check the id and that PREFECT_API_URL points at the right server"
         if no_route:
