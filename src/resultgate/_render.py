@@ -62,6 +62,9 @@ class _Budget:
     def item(self, size: int) -> None:
         self.items += 1
         self.bytes += size
+        self.check()
+
+    def check(self) -> None:
         if self.items > self.max_items:
             self._over(f"{self.max_items} values", "raise RESULTGATE_MAX_RENDER_ITEMS")
         if self.bytes > self.max_bytes:
@@ -100,47 +103,78 @@ def to_jsonable(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) ->
     """``(rendering, truncated)``: a JSON-ready form of ``value`` (see the module doc)."""
     budget = _Budget(limits, strict)
     root: list[Any] = []
-    # a frame: (children to visit, where each goes, depth of the children)
-    frames: list[tuple[Iterator[tuple[Any, Any]], Any, int]] = [(iter([(None, value)]), root, 0)]
+    # a frame: (children to visit, where each goes, whether it is a list, depth of the children);
+    # a list's children are values, a dict's are (key, value) pairs
+    frames: list[tuple[Iterator[Any], Any, bool, int]] = [(iter((value,)), root, True, 0)]
     try:
         while frames:
-            children, target, depth = frames[-1]
-            nxt = next(children, None)
-            if nxt is None:
+            children, target, is_list, depth = frames[-1]
+            indent = 2 * depth + 1  # a line and its indent when shown as indented text
+            descended = False
+            for entry in children:
+                key, child = (None, entry) if is_list else entry
+                kind = type(child)
+                # the common leaves inline: this loop is the hot path of every rendering
+                if (
+                    kind in _PLAIN
+                    or (kind is int and -_BIG_INT < child < _BIG_INT)
+                    or (kind is float and child - child == 0)
+                ):
+                    budget.items += 1
+                    budget.bytes += indent + 8
+                    out = child
+                elif kind is str and (strict or len(child) + indent + 2 <= budget.room()):
+                    budget.items += 1
+                    budget.bytes += indent + len(child) + 2
+                    out = child
+                else:
+                    budget.bytes += indent
+                    if kind is list or kind is tuple:
+                        budget.items += 1
+                        budget.bytes += 2
+                        out, container, grandchildren, grand_is_list = None, [], iter(child), True
+                    else:
+                        out, container, grandchildren, grand_is_list = _json_node(child, budget)
+                    if container is not None and depth >= budget.max_depth:
+                        budget.too_deep()
+                        out, container = _DEPTH_MARK, None
+                    if container is not None:
+                        out = container
+                        frames.append((grandchildren, container, grand_is_list, depth + 1))
+                        descended = True
+                if budget.items > budget.max_items or budget.bytes > budget.max_bytes:
+                    budget.check()
+                if is_list:
+                    target.append(out)
+                else:
+                    target[key] = out
+                if descended:
+                    break
+            if not descended:
                 frames.pop()
-                continue
-            key, child = nxt
-            leaf, container, grandchildren = _json_node(child, budget)
-            if container is not None and depth >= budget.max_depth:
-                budget.too_deep()
-                leaf, container = _DEPTH_MARK, None
-            _put(target, key, container if container is not None else leaf)
-            if container is not None:
-                frames.append((grandchildren, container, depth + 1))
     except _Stop:
-        for _, target, _ in frames:
-            _put(target, "…", TRUNCATED)
+        for _, target, is_list, _ in frames:
+            if is_list:
+                target.append(TRUNCATED)
+            else:
+                target["…"] = TRUNCATED
     return root[0] if root else TRUNCATED, budget.truncated
 
 
-def _put(target: Any, key: Any, value: Any) -> None:
-    if isinstance(target, list):
-        target.append(value)
-    else:
-        target[key] = value
-
-
-_Node = tuple[Any, Any, Iterator[tuple[Any, Any]]]
-_NO_CHILDREN: Iterator[tuple[Any, Any]] = iter(())
+_PLAIN = frozenset({bool, type(None)})
+_BIG_INT = 1 << _INT_BITS
+#: (leaf, container, its children, whether they are list items); container None for a leaf
+_Node = tuple[Any, Any, Iterator[Any], bool]
+_NO_CHILDREN: Iterator[Any] = iter(())
 
 
 def _leaf(value: Any, budget: _Budget, size: int) -> _Node:
     budget.item(size)
-    return value, None, _NO_CHILDREN
+    return value, None, _NO_CHILDREN, True
 
 
 def _json_node(value: Any, budget: _Budget) -> _Node:
-    """``(leaf, None, _)`` for a finished value, ``(_, container, children)`` to fill."""
+    """``(leaf, None, ...)`` for a finished value, ``(_, container, children, is_list)`` to fill."""
     if value is None or value is True or value is False:
         return _leaf(value, budget, 5)
     if isinstance(value, str):
@@ -156,13 +190,13 @@ def _json_node(value: Any, budget: _Budget) -> _Node:
         return _tagged("builtins.float", repr(value), budget)
     if isinstance(value, (list, tuple)):
         budget.item(2)
-        return None, [], ((None, v) for v in value)
+        return None, [], iter(value), True
     if isinstance(value, dict):
         budget.item(2)
         if all(type(k) is str for k in value):
-            return None, {}, iter(value.items())
+            return None, {}, iter(value.items()), False
         pairs = [[k, v] for k, v in value.items()]
-        return None, {"__class__": "builtins.dict"}, iter([("data", pairs)])
+        return None, {"__class__": "builtins.dict"}, iter((("data", pairs),)), False
     if isinstance(value, Placeholder):
         return _placeholder_node(value, budget)
     return _stdlib_node(value, budget)
@@ -170,7 +204,7 @@ def _json_node(value: Any, budget: _Budget) -> _Node:
 
 def _tagged(name: str, data: Any, budget: _Budget) -> _Node:
     budget.item(len(name) + 24)
-    return None, {"__class__": name}, iter([("data", data)])
+    return None, {"__class__": name}, iter((("data", data),)), False
 
 
 def _cut_str(text: str, budget: _Budget, extra: int = 2) -> str:
@@ -254,7 +288,7 @@ def _exception_node(name: str, args: list[Any], budget: _Budget) -> _Node:
     budget.item(len(name) + 40)
     first = args[0] if args else ""
     message = first if isinstance(first, str) else _short_text(first)
-    return None, {"__exc_type__": name, "message": message}, iter([("args", args)])
+    return None, {"__exc_type__": name, "message": message}, iter((("args", args),)), False
 
 
 def _short_text(value: Any) -> str:
@@ -331,14 +365,27 @@ def to_repr(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tup
     try:
         while frames:
             parts, depth = frames[-1]
-            nxt = next(parts, None)
-            if nxt is None:
-                frames.pop()
-            elif isinstance(nxt, str):
-                budget.bytes += len(nxt)
-                pieces.append(nxt)
-            else:
+            descended = False
+            for nxt in parts:
+                if type(nxt) is str:
+                    budget.bytes += len(nxt)
+                    pieces.append(nxt)
+                    continue
                 child = nxt.value  # a _Child
+                kind = type(child)
+                if (
+                    kind in _PLAIN
+                    or kind is float
+                    or (kind is int and -_BIG_INT < child < _BIG_INT)
+                    or (kind is str and (budget.strict or len(child) + 4 <= budget.room()))
+                ):  # the common leaves inline: the hot path
+                    text = repr(child)
+                    budget.items += 1
+                    budget.bytes += len(text)
+                    if budget.items > budget.max_items or budget.bytes > budget.max_bytes:
+                        budget.check()
+                    pieces.append(text)
+                    continue
                 text, parts_of_child = _repr_node(child, budget)
                 if parts_of_child is not None and depth >= budget.max_depth:
                     budget.too_deep()
@@ -347,6 +394,10 @@ def to_repr(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tup
                     pieces.append(text)
                 else:
                     frames.append((parts_of_child, depth + 1))
+                    descended = True
+                    break
+            if not descended:
+                frames.pop()
     except _Stop:
         pieces.append(TRUNCATED)
     return "".join(pieces), budget.truncated
