@@ -148,7 +148,7 @@ class TestAgainstCannedEnvelopes:
         safety = page.locator("aside.safety")
         expect(safety).to_have_class(re.compile(r"\bwarn\b"))
         expect(safety.locator(".warning")).to_contain_text("carries code")
-        expect(safety.locator("ul.names.danger")).to_have_text("__main__.Point")
+        expect(safety.locator("details.names.danger li")).to_have_text(["__main__.Point"])
 
     def test_function_by_value_inside_a_tree(
         self, open_page: PageFactory, fake_gateway: fg.FakeGateway
@@ -397,7 +397,10 @@ class TestAgainstCannedEnvelopes:
 # ================================================================ end to end
 
 FLOW_SCRIPT = r"""
+import datetime
 import json
+from dataclasses import dataclass
+
 from prefect import flow, task
 from prefect.client.orchestration import get_client
 
@@ -422,9 +425,27 @@ def hello() -> str:
     return "hello world"
 
 
+@dataclass
+class Point:  # defined in __main__: cloudpickle stores the class by value (code)
+    x: int
+    y: int
+
+
 @flow(persist_result=True)
 def as_dict() -> dict:
-    return {"name": "weekly-report", "count": 3, "ok": True, "nested": {"deeper": {"leaf": "found me"}}}
+    return {
+        "name": "weekly-report",
+        "count": 3,
+        "ok": True,
+        "when": datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc),
+        "tags": {"b", "a"},
+        "nested": {"deeper": {"leaf": "found me"}},
+    }
+
+
+@flow(persist_result=True)
+def as_object() -> Point:
+    return Point(3, 4)
 
 
 @flow(persist_result=True)
@@ -478,7 +499,7 @@ def run(fn):
 
 out = {name: run(fn) for name, fn in [
     ("hello", hello), ("dict", as_dict), ("records", as_records), ("failed", explode),
-    ("tasks", with_tasks), ("unpersisted", unpersisted),
+    ("tasks", with_tasks), ("unpersisted", unpersisted), ("object", as_object),
 ]}
 print(json.dumps(out))
 """
@@ -517,7 +538,7 @@ class TestEndToEnd:
         raw = page.request.get(href)
         assert raw.ok
         assert len(raw.body()) > 0
-        shot(page, "e2e-string", copy_to=ROOT / "docs" / "page.png")
+        shot(page, "e2e-string")
 
     def test_dict_as_tree(
         self, open_page: PageFactory, real_gateway: RealGateway, flow_runs: dict[str, Any]
@@ -529,6 +550,27 @@ class TestEndToEnd:
         expect(tree.locator("summary", has_text="nested")).to_be_visible()
         tree.locator("summary", has_text="deeper").click()
         expect(tree.get_by_text('"found me"')).to_be_visible()
+        # values JSON has no type for are tagged, and shown with their class
+        when = tree.locator(".leaf", has_text="when")
+        expect(when.locator(".cls")).to_have_text("datetime.datetime")
+        expect(when.locator(".v.str")).to_contain_text("2026-12-01T08:00:00")
+        expect(tree.locator("summary", has_text="tags").locator(".cls")).to_have_text("builtins.set")
+
+    def test_class_defined_by_value_is_not_built(
+        self, open_page: PageFactory, real_gateway: RealGateway, flow_runs: dict[str, Any], shot: Shot
+    ) -> None:
+        page = open_page(real_gateway.url)
+        page.goto(f"/?id={flow_runs['object']['state_id']}")
+        block = page.get_by_role("group", name="Object not built")
+        expect(block.locator(".chip")).to_have_text("not built")
+        expect(block.locator(".ph-head code")).to_contain_text("Point")
+        expect(block.locator(".tree .leaf", has_text="x").locator(".v.num")).to_have_text("3")
+        safety = page.locator("aside.safety")
+        expect(safety).to_have_class(re.compile(r"\bwarn\b"))
+        expect(safety.locator(".warning")).to_contain_text("carries code")
+        expect(safety.locator("details.names.danger")).to_contain_text("__main__.Point")
+        no_horizontal_scroll(page)  # long global names wrap inside the report
+        shot(page, "e2e-placeholder")
 
     def test_records_as_table(
         self, open_page: PageFactory, real_gateway: RealGateway, flow_runs: dict[str, Any], shot: Shot
@@ -568,7 +610,7 @@ class TestEndToEnd:
         expect(greet.locator(".item-preview")).to_have_text("hello tasks")
         expect(items.filter(has_text="forgetful").locator(".chip")).to_have_text("no result")
         expect(page.get_by_label("Value as text")).to_have_text("42")
-        shot(page, "e2e-flow-run")
+        shot(page, "e2e-flow-run", copy_to=ROOT / "docs" / "page.png")
 
         greet.get_by_role("link").click()
         expect(page).to_have_url(re.compile(rf"\?id={_task(flow_runs, 'greet')['state_id']}$"))

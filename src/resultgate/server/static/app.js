@@ -754,14 +754,17 @@ function downloadLink(env, text = "Download the raw file") {
   });
 }
 
-function nameList(label, names, cls = "") {
+/** A collapsible list of global names; open when short or when it matters. */
+function nameList(label, names, cls = "", openIfUpTo = 6) {
   const list = Array.isArray(names) ? names : [];
-  return metaRow(
-    label,
-    list.length
-      ? h("ul", { class: `names ${cls}` }, list.map((n) => h("li", {}, h("code", { text: String(n) }))))
-      : h("span", { class: "muted", text: "none" }),
+  const details = h(
+    "details",
+    { class: `names ${cls}`.trim() },
+    h("summary", {}, h("span", { class: "label", text: label }), h("span", { class: "count", text: ` (${list.length})` })),
+    h("ul", {}, list.map((n) => h("li", {}, h("code", { text: String(n) })))),
   );
+  details.open = list.length <= openIfUpTo;
+  return details;
 }
 
 function serializerText(s) {
@@ -789,13 +792,13 @@ function renderSafety(env) {
   }
   aside.append(h("p", { class: "verdict", text: s.verdict || "No safety report." }));
   const lists = [
-    ["Not built", s.placeholders, "warn"],
-    ["Calls", s.calls, ""],
-    ["Code", s.code, warn ? "danger" : ""],
-    ["Built", s.built, ""],
+    ["Not built (placeholders)", s.placeholders, "warn", 12],
+    ["Code", s.code, warn ? "danger" : "", 6],
+    ["Calls", s.calls, "", 3],
+    ["Built", s.built, "", 0],
   ].filter(([, names]) => Array.isArray(names) && names.length);
   if (lists.length) {
-    aside.append(h("dl", { class: "meta small" }, lists.map(([label, names, cls]) => nameList(label, names, cls))));
+    aside.append(h("div", { class: "name-lists" }, lists.map(([label, names, cls, n]) => nameList(label, names, cls, n))));
   } else {
     aside.append(h("p", { class: "muted", text: "The payload named no class or function beyond plain data." }));
   }
