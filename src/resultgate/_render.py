@@ -128,6 +128,7 @@ def to_jsonable(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) ->
                     budget.bytes += indent + len(child) + 2
                     out = child
                 else:
+                    container: Any
                     budget.bytes += indent
                     if kind is list or kind is tuple:
                         budget.items += 1
@@ -367,11 +368,11 @@ def to_repr(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tup
             parts, depth = frames[-1]
             descended = False
             for nxt in parts:
-                if type(nxt) is str:
+                if isinstance(nxt, str):
                     budget.bytes += len(nxt)
                     pieces.append(nxt)
                     continue
-                child = nxt.value  # a _Child
+                child = nxt.value
                 kind = type(child)
                 if (
                     kind in _PLAIN
