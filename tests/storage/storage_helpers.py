@@ -31,22 +31,25 @@ def ref_from_state(state: dict[str, Any]) -> Reference:
 
 
 def owner_state(case: Case, owner: str) -> dict[str, Any]:
-    if owner == "flow":
-        return case.state
-    return case.json(f"task_runs/{owner.split(':', 1)[1]}/state.json")
+    state: dict[str, Any] = (
+        case.state if owner == "flow" else case.json(f"task_runs/{owner.split(':', 1)[1]}/state.json")
+    )
+    return state
 
 
 def block_for(case: Case, block_id: str | None) -> dict[str, Any] | None:
     if block_id is None:
         return None
-    return case.json(f"block_documents/{block_id}.json")
+    doc: dict[str, Any] = case.json(f"block_documents/{block_id}.json")
+    return doc
 
 
 def captured_local_block() -> dict[str, Any]:
     """A real captured block document (3.9.1 local-file-system) to reshape into others."""
     from support.cases import case
 
-    return case("p3_localfs_block").json("block_document.json")
+    doc: dict[str, Any] = case("p3_localfs_block").json("block_document.json")
+    return doc
 
 
 def make_block(slug: str, data: dict[str, Any], refs: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -56,7 +59,8 @@ def make_block(slug: str, data: dict[str, Any], refs: dict[str, Any] | None = No
     doc["block_type"]["slug"] = slug
     doc["block_schema"]["fields"]["block_type_slug"] = slug
     doc["block_document_references"] = refs or {}
-    return json.loads(json.dumps(doc))
+    out: dict[str, Any] = json.loads(json.dumps(doc))
+    return out
 
 
 def minio_s3_block(bucket: str, folder: str, endpoint: str, user: str, password: str) -> dict[str, Any]:

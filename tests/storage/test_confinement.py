@@ -10,7 +10,6 @@ import builtins
 import os
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ def opens(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
 
 @pytest.fixture
-def tree(tmp_path: Path) -> Iterator[dict[str, Path]]:
+def tree(tmp_path: Path) -> dict[str, Path]:
     """``root/`` (allowed, with a good file) and ``outside/secret.txt`` (not allowed)."""
     root, outside = tmp_path / "root", tmp_path / "outside"
     root.mkdir()

@@ -90,10 +90,16 @@ def test_permission_denied_is_refused() -> None:
                 assert "permission denied" in str(exc), exc
                 print("refused")
         """)
-        user = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+        nobody = 65534 if os.geteuid() == 0 else None
         try:
             out = subprocess.run(
-                [sys.executable, "-c", code], cwd="/", capture_output=True, text=True, timeout=60, **user
+                [sys.executable, "-c", code],
+                cwd="/",
+                capture_output=True,
+                text=True,
+                timeout=60,
+                user=nobody,
+                group=nobody,
             )
         except PermissionError as exc:
             pytest.skip(f"an unprivileged user cannot run this interpreter: {exc}")

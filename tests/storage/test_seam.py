@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import fsspec
@@ -92,7 +92,7 @@ def test_every_upstream_exception_is_translated(
 
     monkeypatch.setattr(MemoryFileSystem, where, boom)
     loc = _loc()
-    calls = [lambda: read_bytes(loc, MEM, max_bytes=100), lambda: size(loc, MEM)]
+    calls: list[Callable[[], object]] = [lambda: read_bytes(loc, MEM, max_bytes=100), lambda: size(loc, MEM)]
     if where == "_open":
         calls = [lambda: read_bytes(loc, MEM), lambda: iter_bytes(loc, MEM)]
     for call in calls:

@@ -154,7 +154,7 @@ class S3Server:
     secret: str = "testing-secret"
 
     def client(self) -> Any:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
 
         return boto3.client(
             "s3",
