@@ -11,6 +11,7 @@ Two groups:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -449,6 +450,11 @@ def as_object() -> Point:
 
 
 @flow(persist_result=True)
+def big() -> list:
+    return list(range(300_000))  # about 2 MB of JSON: past the gateway's inline limit
+
+
+@flow(persist_result=True)
 def as_records() -> list:
     return [
         {"city": "Lyon", "population": 522250, "river": "Rhône"},
@@ -500,6 +506,7 @@ def run(fn):
 out = {name: run(fn) for name, fn in [
     ("hello", hello), ("dict", as_dict), ("records", as_records), ("failed", explode),
     ("tasks", with_tasks), ("unpersisted", unpersisted), ("object", as_object),
+    ("big", big),
 ]}
 print(json.dumps(out))
 """
@@ -610,7 +617,12 @@ class TestEndToEnd:
         expect(greet.locator(".item-preview")).to_have_text("hello tasks")
         expect(items.filter(has_text="forgetful").locator(".chip")).to_have_text("no result")
         expect(page.get_by_label("Value as text")).to_have_text("42")
-        shot(page, "e2e-flow-run", copy_to=ROOT / "docs" / "page.png")
+        page.get_by_label("Id", exact=True).blur()
+        # docs/page.png (the README's picture) is written when missing or when asked for,
+        # so that a test run does not leave a changed binary in the working tree
+        docs_png = ROOT / "docs" / "page.png"
+        refresh = not docs_png.exists() or os.environ.get("RESULTGATE_UPDATE_DOCS_SCREENSHOT")
+        shot(page, "e2e-flow-run", copy_to=docs_png if refresh else None)
 
         greet.get_by_role("link").click()
         expect(page).to_have_url(re.compile(rf"\?id={_task(flow_runs, 'greet')['state_id']}$"))
@@ -643,6 +655,27 @@ class TestEndToEnd:
         page.keyboard.press("Enter")
         expect(page).to_have_url(re.compile(rf"\?id={flow_runs['tasks']['flow_run_id']}$"))
         expect(page.locator("section.run ol.items > li")).to_have_count(4)
+
+    def test_large_value_preview_and_download(
+        self, open_page: PageFactory, real_gateway: RealGateway, flow_runs: dict[str, Any], shot: Shot
+    ) -> None:
+        page = open_page(real_gateway.url)
+        page.goto(f"/?id={flow_runs['big']['state_id']}")
+        notice = result(page).locator(".notice.large")
+        expect(notice).to_contain_text("Large value")
+        expect(notice).to_contain_text(re.compile(r"\d+(\.\d)? (KiB|MiB) stored"))
+        leaves = result(page).locator(".tree .leaf")
+        expect(leaves).to_have_count(100)  # a big preview, but only a chunk of it in the DOM
+        page.get_by_role("button", name=re.compile(r"^Show 100 more")).click()
+        expect(leaves).to_have_count(200)
+        href = notice.get_by_role("link").get_attribute("href")
+        assert href
+        raw = page.request.get(href)
+        assert raw.ok
+        size = page.evaluate("() => document.querySelector('.safety dl').textContent")
+        assert "KiB" in size or "MiB" in size
+        assert len(raw.body()) > 500_000
+        shot(page, "e2e-large", full_page=False)
 
     def test_no_persisted_result_says_how(
         self, open_page: PageFactory, real_gateway: RealGateway, flow_runs: dict[str, Any], shot: Shot
