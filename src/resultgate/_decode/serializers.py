@@ -128,7 +128,7 @@ def normalise_spec(spec: Mapping[str, Any] | str | None) -> dict[str, Any]:
             "the serializer description has no 'type'", hint='a serializer looks like {"type": "pickle"}'
         )
     decoder = get(type_name)
-    full = {**decoder.defaults, **spec}
+    full = {"type": type_name, **decoder.defaults, **spec}
     if "serializer" in full and full["serializer"] is not None:
         inner = full["serializer"]
         if not isinstance(inner, (str, Mapping)):
