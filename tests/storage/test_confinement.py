@@ -341,3 +341,10 @@ def test_a_directory_swapped_for_a_symlink_mid_path_is_not_followed(
     monkeypatch.setattr(local_mod, "_checked", checked_then_swap)
     with pytest.raises(Refused, match="symlink appeared"):
         read_bytes(Location("file", str(sub / "secret.txt"), {}, "x"), _policy(tree))
+
+
+@pytest.mark.parametrize("protocol", ["local", "FILE", "File"])
+def test_other_spellings_of_the_local_file_system_are_confined_too(protocol: str, opens: list[Any]) -> None:
+    policy = StoragePolicy(allowed_roots=("/tmp",))
+    _refused_everywhere(Location(protocol, "/etc/passwd", {}, "x"), policy)
+    assert opens == []

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from resultgate._storage._locate import locate
-from resultgate._storage._policy import DEFAULT_PROTOCOLS, Location, StoragePolicy
+from resultgate._storage._policy import DEFAULT_PROTOCOLS, Location, StoragePolicy, canonical_protocol
 
 __all__ = [
     "DEFAULT_PROTOCOLS",
@@ -33,9 +33,14 @@ __all__ = [
 ]
 
 
+def _is_local(loc: Location) -> bool:
+    # every spelling of the local file system ("file", "local", "FILE") is confined
+    return canonical_protocol(loc.protocol) == "file"
+
+
 def read_bytes(loc: Location, policy: StoragePolicy, *, max_bytes: int | None = None) -> bytes:
     """The whole object at ``loc``; :class:`TooLarge` past ``max_bytes`` (checked first)."""
-    if loc.protocol == "file":
+    if _is_local(loc):
         from resultgate._storage._local import read_local
 
         return read_local(loc, policy, max_bytes)
@@ -48,7 +53,7 @@ def iter_bytes(loc: Location, policy: StoragePolicy, *, chunk_size: int = 1 << 2
     """The object at ``loc`` in chunks. It is confined and opened before this returns."""
     if chunk_size <= 0:
         raise ValueError("chunk_size must be positive")
-    if loc.protocol == "file":
+    if _is_local(loc):
         from resultgate._storage._local import iter_local
 
         return iter_local(loc, policy, chunk_size)
@@ -59,7 +64,7 @@ def iter_bytes(loc: Location, policy: StoragePolicy, *, chunk_size: int = 1 << 2
 
 def size(loc: Location, policy: StoragePolicy) -> int | None:
     """The object's size in bytes (None when the store cannot tell), confined like a read."""
-    if loc.protocol == "file":
+    if _is_local(loc):
         from resultgate._storage._local import size_local
 
         return size_local(loc, policy)

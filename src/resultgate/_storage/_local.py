@@ -15,6 +15,7 @@ import stat
 from collections.abc import Iterator
 
 from resultgate._errors import Refused, TooLarge
+from resultgate._storage._locate import trusted_block_root
 from resultgate._storage._policy import ALLOW_HINT, Location, StoragePolicy, check_local_path
 from resultgate._storage._seam import reraise
 
@@ -29,8 +30,6 @@ _OPENAT = os.open in os.supports_dir_fd and bool(_O_NOFOLLOW and _O_DIRECTORY)
 
 
 def _roots(loc: Location, policy: StoragePolicy) -> tuple[str, ...]:
-    from resultgate._storage._locate import trusted_block_root
-
     root = trusted_block_root(loc.block_root, policy)
     return policy.local_roots([root] if root else [])
 

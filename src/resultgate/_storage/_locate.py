@@ -167,6 +167,10 @@ def _finish_local(path: str, root: str | None, policy: StoragePolicy, *, remap: 
 
 def check_remote(loc: Location, policy: StoragePolicy) -> None:
     """Refuse a remote location whose protocol or bucket the policy does not allow."""
+    if canonical_protocol(loc.protocol) == "file":  # never through fsspec: confinement only
+        raise Refused(
+            f"refused to read {loc.display or loc.path}: local files are read only after confinement"
+        )
     why = has_bad_parts(loc.path)
     if why or "::" in loc.path:
         raise Refused(f"refused to read {loc.display}: the path {why or 'is a chained URL'}")
