@@ -348,3 +348,13 @@ def test_other_spellings_of_the_local_file_system_are_confined_too(protocol: str
     policy = StoragePolicy(allowed_roots=("/tmp",))
     _refused_everywhere(Location(protocol, "/etc/passwd", {}, "x"), policy)
     assert opens == []
+
+
+def test_a_block_basepath_that_is_a_symlink_to_the_root_makes_nothing_readable(
+    tmp_path: Path, opens: list[Any]
+) -> None:
+    (tmp_path / "storage").symlink_to("/", target_is_directory=True)
+    block = make_block("local-file-system", {"basepath": str(tmp_path / "storage")})
+    with pytest.raises(Refused, match="outside the allowed roots"):
+        locate(Reference("prefect2", "etc/passwd", "bid", None), block, StoragePolicy())
+    assert opens == []

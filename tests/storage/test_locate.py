@@ -92,6 +92,13 @@ def test_a_relative_key_without_any_block_lives_in_the_local_storage_path(tmp_pa
         locate(Reference("prefect3", "k", None, None), None, StoragePolicy())
 
 
+def test_a_block_id_without_its_block_document_cannot_be_located() -> None:
+    with pytest.raises(ResultMissing, match="storage block bid, which was not given"):
+        locate(Reference("prefect2", "k", "bid", None), None, StoragePolicy(local_storage_path="/tmp"))
+    # an absolute key needs no block
+    assert locate(Reference("prefect3", "/home/alice/k", "bid", None), None, ALICE).path == "/home/alice/k"
+
+
 def test_an_empty_key_is_malformed() -> None:
     with pytest.raises(MalformedRecord):
         locate(Reference("prefect3", "", None, None), None, ALICE)

@@ -16,6 +16,7 @@ Nothing is opened here; read functions check the location again before opening.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from collections.abc import Mapping
@@ -86,6 +87,12 @@ def locate(ref: Reference, block_document: Mapping[str, Any] | None, policy: Sto
     elif block_document is not None:
         # 2.x keys are always block-relative; the guard is only for a null block id
         target = block_target(block_document, key, guard=null_block, trusted=trusted)
+    elif not null_block:
+        raise ResultMissing(
+            f"the storage key {key!r} is relative to the storage block {ref.storage_block_id}, "
+            "which was not given",
+            hint=f"read it with GET /block_documents/{ref.storage_block_id}?include_secrets=true",
+        )
     elif policy.local_storage_path:
         target = Target("file", posixpath.join(policy.local_storage_path, key), {})
     else:
@@ -119,12 +126,17 @@ def _url_key(
 
 
 def trusted_block_root(root: str | None, policy: StoragePolicy) -> str | None:
-    """A local block's basepath as a root, if the policy trusts it and it is not too broad."""
+    """A local block's basepath as a root, if the policy trusts it and it is not too broad.
+
+    Too broad: ``/`` or a system directory, by its own name or by what it resolves to
+    (a basepath that is a symlink to ``/`` makes nothing readable).
+    """
     if not root or not policy.trust_block_basepaths:
         return None
     root = posixpath.normpath(root)
-    if root == "/" or any(root == d or root.startswith(d + "/") for d in _SYSTEM_DIRS):
-        return None
+    for candidate in (root, os.path.realpath(root)):
+        if candidate == "/" or any(candidate == d or candidate.startswith(d + "/") for d in _SYSTEM_DIRS):
+            return None
     return root
 
 
