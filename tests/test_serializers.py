@@ -135,7 +135,13 @@ def test_b64_refuses_other_text(payload: bytes) -> None:
         b64decode_payload(payload)
 
 
-@pytest.mark.parametrize("payload", [b"gAVLKi4", b"gAVLK", b"g"])
+@pytest.mark.parametrize("payload", [b"gAVL Ki4=", b"gAVLKi4=\n\x00", b"AAAA*AAA", b"AAAAAAA\xff"])
+def test_b64_refuses_bytes_the_lenient_decoder_would_skip(payload: bytes) -> None:
+    with pytest.raises(MalformedRecord, match="not base64"):
+        b64decode_payload(payload)
+
+
+@pytest.mark.parametrize("payload", [b"AAA=BBBB", b"AA==\nAAAA\n", b"AAAA====", b"gAVLKi4", b"gAVLK", b"g"])
 def test_b64_refuses_bad_padding(payload: bytes) -> None:
     with pytest.raises(MalformedRecord, match="truncated or damaged"):
         b64decode_payload(payload)

@@ -143,17 +143,37 @@ def normalise_spec(spec: Mapping[str, Any] | str | None) -> dict[str, Any]:
 
 
 def b64decode_payload(payload: bytes, what: str = "result") -> bytes:
-    """Decode MIME base64 (newlines allowed), refusing anything else with :class:`MalformedRecord`."""
-    stray = payload.translate(None, delete=_B64_CHARS)
-    if stray.strip(b" \t"):
-        raise MalformedRecord(
+    """Decode MIME base64 (newlines allowed), refusing anything else with :class:`MalformedRecord`.
+
+    The lenient C decoder skips stray bytes and stops at padding; instead of a
+    second pass over the alphabet, the output length is checked against the
+    input's: any skipped or ignored byte makes them disagree.
+    """
+    try:
+        decoded = binascii.a2b_base64(payload)
+    except binascii.Error as exc:
+        raise _not_base64(payload, what, str(exc)) from exc
+    size = len(payload) - payload.count(b"\n") - payload.count(b"\r")
+    tail = payload[-8:].rstrip(b"\r\n")
+    padding = 2 if tail.endswith(b"==") else 1 if tail.endswith(b"=") else 0
+    if size % 4 or len(decoded) != size // 4 * 3 - padding:
+        raise _not_base64(payload, what, None)
+    return decoded
+
+
+def _not_base64(payload: bytes, what: str, detail: str | None) -> MalformedRecord:
+    stray = payload.translate(None, delete=_B64_CHARS)  # only on the error path
+    if stray:
+        return MalformedRecord(
             f"the {what} is not base64 text (found {stray[:8]!r})",
             hint="the file may be damaged, or written by another serializer: pass --serializer",
         )
-    try:
-        return binascii.a2b_base64(payload)
-    except binascii.Error as exc:
-        raise MalformedRecord(f"the {what} is truncated or damaged base64 ({exc})") from exc
+    return MalformedRecord(f"the {what} is truncated or damaged base64" + (f" ({detail})" if detail else ""))
+
+
+def _is_blank(payload: bytes) -> bool:
+    # bytes.isspace() stops at the first other byte; strip() would copy a 100 MB payload
+    return not payload or payload.isspace()
 
 
 def _new_decompressor(lib: str) -> Any:
@@ -243,7 +263,7 @@ class PickleDecoder:
         lib = spec.get("picklelib", "cloudpickle")
         if lib not in PICKLELIBS:
             raise _unsupported_lib("picklelib", lib, PICKLELIBS)
-        if not payload.strip():
+        if _is_blank(payload):
             raise MalformedRecord("the result is empty")
         data = payload if payload[:1] == b"\x80" else b64decode_payload(payload, "pickle payload")
         from resultgate._decode.safepickle import safe_loads
@@ -307,7 +327,7 @@ class CompressedDecoder:
         if inner_spec is not None:
             inner = normalise_spec(inner_spec)
             get(inner["type"])  # an unsupported inner type fails before any work
-        if not payload.strip():
+        if _is_blank(payload):
             raise MalformedRecord("the result is empty")
         compressed = b64decode_payload(payload, f"{self.type} payload")
         data = decompress_capped(compressed, lib, ctx.limits.max_decompressed_bytes)
