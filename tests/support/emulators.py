@@ -34,7 +34,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -62,7 +62,7 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 _RUNNING: dict[str, EmulatorProcess] = {}
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("RESULTGATE_TEST_REQUIRE_ALL"):
         pytest.fail(f"{reason} (RESULTGATE_TEST_REQUIRE_ALL is set)", pytrace=False)
     pytest.skip(reason)
@@ -82,6 +82,8 @@ class EmulatorProcess:
     proc: subprocess.Popen[bytes]
     log_path: Path
     started_in: float = 0.0
+    #: keep the log after stopping (a test that used it failed, or it never started)
+    keep_log: bool = False
     _log: Any = field(default=None, repr=False)
 
     def log_tail(self, n: int = 4000) -> str:
@@ -100,14 +102,18 @@ class EmulatorProcess:
                 self.proc.wait(timeout=10)
         if self._log is not None:
             self._log.close()
+            self._log = None
+        if not self.keep_log:
+            self.log_path.unlink(missing_ok=True)
 
 
 def start_process(
     name: str, argv: list[str], ready: Callable[[], bool], *, env: dict[str, str] | None = None
 ) -> EmulatorProcess:
     """Start ``argv``, wait (bounded) until ``ready()``; fail or skip with the log tail."""
-    log_path = Path(tempfile.mkstemp(prefix=f"resultgate-{name}-", suffix=".log")[1])
-    log = log_path.open("wb")
+    fd, log_name = tempfile.mkstemp(prefix=f"resultgate-{name}-", suffix=".log")
+    log_path = Path(log_name)
+    log = os.fdopen(fd, "wb")
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     em = EmulatorProcess(name, proc, log_path, _log=log)
@@ -121,10 +127,10 @@ def start_process(
         except OSError:
             pass
         time.sleep(0.1)
+    em.keep_log = True
     em.stop()
     why = "exited" if proc.returncode is not None else f"did not answer within {START_DEADLINE:.0f} s"
     _unavailable(f"{name} {why}; log {log_path}:\n{em.log_tail()}")
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _http_status(url: str) -> int:
@@ -141,8 +147,8 @@ def _tool(name: str, *candidates: Path) -> str:
             return str(c)
     found = shutil.which(name)
     if found is None:
-        _unavailable(f"{name} is not installed")
-    return str(found)
+        _unavailable(f"{name} is not installed (see scripts/install-tools.sh)")
+    return found
 
 
 # -- S3 (moto) -------------------------------------------------------------------------
@@ -283,5 +289,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             em = _RUNNING.get(name)
             title = f"{em.name} log ({em.log_path})" if em is not None else ""
             if em is not None and all(t != title for t, _ in report.sections):
+                em.keep_log = True
                 report.sections.append((title, em.log_tail()))
     return report
