@@ -10,6 +10,18 @@ credentials and the operator's storage options. Errors are resultgate errors onl
 ``Refused`` (outside the policy; the file is never opened), ``ResultMissing``,
 ``TooLarge``, ``StorageError``, ``UpstreamTimeout``, ``MissingExtra``.
 
+What may be read (the full rules are on :class:`StoragePolicy`):
+
+* local files: only below an allowed root (``--allow-root``, this machine's local
+  storage path, the TO side of every ``--map``, and, when block basepaths are
+  trusted, a local block's basepath unless it is ``/`` or a system directory),
+  judged by real path; never ``..``, NUL, symlinks out, FIFOs or devices;
+* remote objects: only allowed protocols (``file s3 gs gcs az abfs`` by default; never
+  chained ``a::b`` URLs); with untrusted blocks (the service) only buckets the
+  operator named (``--allow-remote s3://bucket`` or storage options for
+  ``s3://bucket``), and connection targets (endpoints, account URLs) come from the
+  operator, never from a block.
+
 Modules: ``_policy`` (StoragePolicy, Location, path rules), ``_blocks`` (block
 types), ``_locate`` (reference → location), ``_local`` / ``_remote`` (reads),
 ``_seam`` (exception translation).
