@@ -95,7 +95,18 @@ async def test_format_text_of_a_str_is_the_string_itself(
         resp = await client.get("/api/flow_run_states/s/result", params={"format": "text"})
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "text/plain; charset=utf-8"
+    assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.text == "hello world"
+
+
+async def test_ids_are_escaped_in_links(
+    app_factory: Any, client_factory: Any, fake_service: Any, helpers: Any
+) -> None:
+    fake_service.results["a b?c"] = ("flow_run_state", helpers.make_result("v"))
+    async with client_factory(app_factory()) as client:
+        body = (await client.get("/api/flow_run_states/a%20b%3Fc/result")).json()
+    assert body["id"] == "a b?c"
+    assert body["raw_url"] == "/api/flow_run_states/a%20b%3Fc/result?format=raw"
 
 
 async def test_format_text_of_a_dict_is_its_json(

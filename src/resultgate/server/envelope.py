@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from resultgate._model import IdKind, StateInfo
@@ -55,7 +56,7 @@ def dumps(body: Any) -> bytes:
 
 def api_path(kind: str, id: str, *, scope: str = "", root_path: str = "", fmt: str | None = None) -> str:
     """``/api{scope}/{collection}/{id}/result`` (``?format=`` when given)."""
-    path = f"{root_path}/api{scope}/{PLURAL[kind]}/{id}/result"
+    path = f"{root_path}/api{scope}/{PLURAL[kind]}/{quote(id, safe='')}/result"
     return f"{path}?format={fmt}" if fmt else path
 
 

@@ -67,7 +67,12 @@ def parse_format(value: str, allowed: tuple[str, ...] = env.FORMATS) -> str:
 
 def _headers(etag: str | None) -> dict[str, str]:
     # the answer may depend on the caller's credentials (forwarded to Prefect)
-    headers = {"Vary": "Authorization", "Cache-Control": "private, no-cache"}
+    # nosniff: a str result served as text/plain must never be run as HTML by a browser
+    headers = {
+        "Vary": "Authorization",
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+    }
     if etag:
         headers["ETag"] = etag
     return headers
