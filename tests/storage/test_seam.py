@@ -67,6 +67,10 @@ class ReadTimeoutError(Exception):
     """Named like botocore's: the seam recognises timeouts by class name."""
 
 
+class DeadlineExceeded(Exception):
+    """Named like google.api_core's."""
+
+
 @pytest.mark.parametrize(
     ("exc", "expected"),
     [
@@ -75,6 +79,7 @@ class ReadTimeoutError(Exception):
         (TimeoutError("slow"), UpstreamTimeout),
         (asyncio.TimeoutError(), UpstreamTimeout),
         (ReadTimeoutError("Read timeout on endpoint URL"), UpstreamTimeout),
+        (DeadlineExceeded("504"), UpstreamTimeout),
         (OSError(5, "I/O error"), StorageError),
         (ValueError("bad"), StorageError),
         (RuntimeError("backend bug"), StorageError),

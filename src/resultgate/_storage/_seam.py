@@ -47,8 +47,12 @@ def scrub(text: str, options: Mapping[str, Any]) -> str:
 
 
 def is_timeout(exc: BaseException) -> bool:
-    """True for TimeoutError, botocore/aiohttp/azure/google timeouts (by class name)."""
-    return isinstance(exc, TimeoutError) or any("timeout" in c.__name__.lower() for c in type(exc).__mro__)
+    """True for TimeoutError and botocore/aiohttp/azure/google timeouts (by class name,
+    so no backend is imported to ask)."""
+    if isinstance(exc, TimeoutError):
+        return True
+    names = [c.__name__.lower() for c in type(exc).__mro__]
+    return any("timeout" in n or n == "deadlineexceeded" for n in names)
 
 
 def translate(exc: BaseException, loc: Location) -> ResultgateError:
