@@ -1355,6 +1355,16 @@ def _message(exc: BaseException) -> str:
     return _short(text, 200)
 
 
+def _tuple_depth_bound(data: bytes) -> int:
+    """An upper bound on how deep tuples in ``data`` can nest.
+
+    Every level needs a TUPLE1/2/3 opcode, or a MARK and a TUPLE; counting those
+    bytes anywhere in the input over-counts, which is safe.
+    """
+    short = data.count(b"\x85") + data.count(b"\x86") + data.count(b"\x87")
+    return short + min(data.count(b"t"), data.count(b"("))
+
+
 def _run_with_big_stack(data: bytes, ctx: _Context) -> Any:
     """Decode on a thread whose C stack can hash the deepest tuple ``data`` can hold.
 
@@ -1362,11 +1372,30 @@ def _run_with_big_stack(data: bytes, ctx: _Context) -> Any:
     depth check; a one-megabyte pickle can nest a million deep and crash the
     process. Each nesting level takes at least one opcode byte, so ``len(data)``
     bounds the depth. Thread stacks are reserved, not committed: only the pages
-    a deep hash actually touches are used.
+    a deep hash actually touches are used. If the system will not reserve that
+    much, a tighter bound is counted from the bytes and tried once more.
     """
-    size = len(data) * _STACK_PER_LEVEL + 16 * 1024 * 1024
+    try:
+        return _run_on_stack(data, ctx, len(data))
+    except _NoStack:
+        pass
+    try:
+        return _run_on_stack(data, ctx, _tuple_depth_bound(data))
+    except _NoStack as exc:
+        raise TooLarge(
+            "not enough memory to reserve a stack for decoding this pickle safely",
+            hint="its tuples may nest too deeply to hash",
+        ) from exc.__cause__
+
+
+class _NoStack(Exception):
+    """The thread (with its stack) could not be started."""
+
+
+def _run_on_stack(data: bytes, ctx: _Context, levels: int) -> Any:
+    size = levels * _STACK_PER_LEVEL + 16 * 1024 * 1024
     size = (size + 0xFFFF) & ~0xFFFF
-    outcome: list[Any] = []
+    outcome: list[tuple[bool, Any]] = []
 
     def work() -> None:
         try:
@@ -1378,12 +1407,12 @@ def _run_with_big_stack(data: bytes, ctx: _Context) -> Any:
         try:
             previous = threading.stack_size(size)
         except (ValueError, OverflowError) as exc:
-            raise TooLarge("the pickle is too large to decode safely here") from exc
+            raise _NoStack from exc
         try:
             worker = threading.Thread(target=work, name="resultgate-unpickle", daemon=True)
             worker.start()
         except (RuntimeError, MemoryError) as exc:
-            raise TooLarge("not enough memory to reserve a stack for decoding this pickle safely") from exc
+            raise _NoStack from exc
         finally:
             threading.stack_size(previous)
     worker.join()
