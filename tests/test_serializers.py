@@ -124,6 +124,19 @@ def test_normalise_refuses(spec: Any, error: type[Exception]) -> None:
 # --- base64 and decompression ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 56, 57, 58, 113, 114, 1000, 5701])
+@pytest.mark.parametrize("layout", ["mime", "one-line", "crlf", "no-final-newline"])
+def test_b64_accepts_every_layout(size: int, layout: str) -> None:
+    raw = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+    text = {
+        "mime": base64.encodebytes(raw),
+        "one-line": base64.b64encode(raw),
+        "crlf": base64.encodebytes(raw).replace(b"\n", b"\r\n"),
+        "no-final-newline": base64.encodebytes(raw).rstrip(b"\n"),
+    }[layout]
+    assert b64decode_payload(text) == raw
+
+
 def test_b64_accepts_mime_lines() -> None:
     raw = bytes(range(256)) * 10
     assert b64decode_payload(base64.encodebytes(raw)) == raw
