@@ -66,9 +66,9 @@ class _Budget:
 
     def check(self) -> None:
         if self.items > self.max_items:
-            self._over(f"{self.max_items} values", "raise RESULTGATE_MAX_RENDER_ITEMS")
+            self._over(f"{self.max_items} values", "raise Limits.max_render_items")
         if self.bytes > self.max_bytes:
-            self._over(f"{self.max_bytes} bytes", "raise RESULTGATE_MAX_RENDER_BYTES")
+            self._over(f"{self.max_bytes} bytes", "raise Limits.max_render_bytes")
 
     def room(self) -> int:
         return max(self.max_bytes - self.bytes, 0)
