@@ -122,6 +122,7 @@ def gateway(prefect_server: Any, tmp_path_factory: pytest.TempPathFactory) -> It
         "RESULTGATE_LOCAL_STORAGE_PATH": str(prefect_server.storage_path),
         "RESULTGATE_MAX_UPLOAD": str(MAX_UPLOAD),
         "RESULTGATE_RESULT_WAIT": "0.5",
+        "RESULTGATE_MAX_DECOMPRESSED": "16MiB",
     }
     env.pop("RESULTGATE_TOKENS", None)
     log = home / "gateway.log"
@@ -427,6 +428,69 @@ def test_a_hostile_pickle_upload_is_decoded_without_running(
             assert "os.system" in json.dumps(result["safety"])
             assert result["safety"]["verdict"]
     assert not marker.exists()
+    assert gateway.process.poll() is None
+    assert client.get("/health/live").status_code == 200
+
+
+class _Reduce:
+    """Pickled, it names ``fn`` and asks for ``fn(*args)`` at load time (never here)."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.fn, self.args
+
+
+def _hostile_kinds(marker: Path) -> list[bytes]:
+    import builtins
+    import pickle
+    import subprocess as sp
+
+    touch = f"touch {marker}"
+    objects = [
+        _Reduce(os.system, touch),
+        _Reduce(sp.Popen, ["touch", str(marker)]),
+        _Reduce(builtins.eval, f"__import__('os').system({touch!r})"),
+        _Reduce(builtins.exec, f"import os; os.system({touch!r})"),
+        {"innocent": [1, 2, {"deep": _Reduce(os.system, touch)}]},
+    ]
+    out = [pickle.dumps(obj, protocol=p) for obj in objects for p in (0, 2, 5)]
+    out.append(f"cos\nsystem\n(S'{touch}'\ntR.".encode())  # protocol 0 by hand
+    return out
+
+
+def test_hostile_pickles_of_every_kind_stay_inert(
+    client: httpx.Client, tmp_path: Path, gateway: Gateway
+) -> None:
+    marker = tmp_path / "pwned-by-kind"
+    for payload in _hostile_kinds(marker):
+        for body in (payload, base64.b64encode(payload)):
+            resp = client.post("/api/results/decode", params={"serializer": "pickle"}, content=body)
+            assert resp.status_code in (200, 422), resp.text
+            if resp.status_code == 200:
+                assert resp.json()["safety"]["placeholders"], resp.text
+            else:
+                assert set(resp.json()) == {"error"}
+    assert not marker.exists()
+    assert client.get("/health/live").status_code == 200
+
+
+def test_a_decompression_bomb_is_413(client: httpx.Client, gateway: Gateway) -> None:
+    import zlib
+
+    bomb = base64.b64encode(zlib.compress(b"\0" * (64 * 1024 * 1024), 9))
+    spec = json.dumps({"type": "compressed", "serializer": {"type": "pickle"}, "compressionlib": "zlib"})
+    resp = client.post("/api/results/decode", params={"serializer": spec}, content=bomb)
+    assert resp.status_code == 413, resp.text
+    assert resp.json()["error"]["code"] == "too-large"
+    assert client.get("/health/live").status_code == 200
+
+
+def test_a_deeply_nested_pickle_is_a_clean_answer(client: httpx.Client, gateway: Gateway) -> None:
+    deep = b"\x80\x04" + b"]" * 200_000 + b"a" * 199_999 + b"."  # EMPTY_LIST x N, APPEND x N-1
+    resp = client.post("/api/results/decode", params={"serializer": "pickle"}, content=deep)
+    assert resp.status_code in (200, 413, 422), resp.text
     assert gateway.process.poll() is None
     assert client.get("/health/live").status_code == 200
 
