@@ -22,6 +22,7 @@ import datetime
 import decimal
 import fractions
 import json
+import os
 import pathlib
 import re
 import uuid
@@ -196,11 +197,9 @@ for _module in ("pathlib", "pathlib._local"):
     _BUILDERS[f"{_module}.PureWindowsPath"] = _path(pathlib.PureWindowsPath)
     _BUILDERS[f"{_module}.PurePath"] = _path(pathlib.PurePath)
     # a concrete path of the other OS cannot be made here: its pure flavour
-    _BUILDERS[f"{_module}.PosixPath"] = _path(
-        pathlib.PosixPath if pathlib.Path is pathlib.PosixPath else pathlib.PurePosixPath
-    )
+    _BUILDERS[f"{_module}.PosixPath"] = _path(pathlib.PosixPath if os.name != "nt" else pathlib.PurePosixPath)
     _BUILDERS[f"{_module}.WindowsPath"] = _path(
-        pathlib.WindowsPath if pathlib.Path is pathlib.WindowsPath else pathlib.PureWindowsPath
+        pathlib.WindowsPath if os.name == "nt" else pathlib.PureWindowsPath
     )
     _BUILDERS[f"{_module}.Path"] = _path(pathlib.Path)
 
