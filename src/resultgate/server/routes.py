@@ -44,11 +44,12 @@ async def caller_auth(request: Request) -> str | None:
     return gateway(request).authorizer(request.headers.get("authorization"))
 
 
-def no_scope() -> str:
+# dependencies are `async def`: FastAPI would run a plain `def` in a worker thread
+async def no_scope() -> str:
     return ""
 
 
-def cloud_scope(
+async def cloud_scope(
     account: str = Path(description="Prefect Cloud account id"),
     workspace: str = Path(description="Prefect Cloud workspace id"),
 ) -> str:
