@@ -7,6 +7,7 @@ Every command runs inside :class:`ResultgateGroup`, which turns a
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import sys
 from collections.abc import Iterator, Mapping
@@ -68,7 +69,7 @@ class ResultgateGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except OSError as exc:
-            if exc.errno == 32:  # EPIPE: the reader went away (e.g. `| head`); click handles it
+            if exc.errno == errno.EPIPE:  # the reader went away (e.g. `| head`); click handles it
                 raise
             report_error(ResultgateError(f"unexpected error: {exc}", hint="please report this as a bug"))
             ctx.exit(ResultgateError.exit_code)
