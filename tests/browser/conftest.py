@@ -1,6 +1,6 @@
 """Fixtures for the page tests: headless Debian Chromium driven by Playwright (sync API).
 
-* ``browser`` — one Chromium per session, loopback only (see CHROMIUM_ARGS). Missing
+* ``browser`` — one Chromium per test module, loopback only (see CHROMIUM_ARGS). Missing
   Chromium or Playwright skips the tests with a reason, or fails them when
   ``RESULTGATE_TEST_REQUIRE_ALL`` is set (CI).
 * ``page`` — a fresh context per test; fails the test on any uncaught page error.
@@ -54,7 +54,9 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop in the main
+# thread while it runs, which would break async tests of other modules run after ours.
+@pytest.fixture(scope="module")
 def playwright_instance() -> Iterator[Playwright]:
     try:
         from playwright.sync_api import expect, sync_playwright
@@ -68,7 +70,7 @@ def playwright_instance() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
     b = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
     try:
