@@ -10,15 +10,15 @@ from resultgate._errors import (
     ResultgateError,
 )
 from resultgate._plan import Blocking, Plan, Request, Response, Sleep
+from resultgate._prefect.api import PrefectAPI
+from resultgate._prefect.retry import _Target
+from resultgate._prefect.sync import _caused, _reason
 
 if TYPE_CHECKING:
     import httpx
 
     from resultgate._config import Settings
 
-from resultgate._prefect.api import PrefectAPI
-from resultgate._prefect.retry import _Target
-from resultgate._prefect.sync import _caused, _reason
 
 T = TypeVar("T")
 

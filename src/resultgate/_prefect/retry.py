@@ -20,11 +20,10 @@ from resultgate._errors import (
     UpstreamTimeout,
 )
 from resultgate._plan import Request, Response
+from resultgate._prefect.api import _AUTH_HINT, API_VERSION, BACKOFF_BASE, BACKOFF_CAP, MAX_RETRY_AFTER
 
 if TYPE_CHECKING:
     from resultgate._config import Settings
-
-from resultgate._prefect.api import _AUTH_HINT, API_VERSION, BACKOFF_BASE, BACKOFF_CAP, MAX_RETRY_AFTER
 
 
 # -- shared driver logic ----------------------------------------------------------------

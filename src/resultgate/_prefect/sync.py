@@ -7,18 +7,16 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
-from resultgate._errors import (
-    ResultgateError,
-)
+from resultgate._errors import ResultgateError
 from resultgate._plan import Blocking, Plan, Request, Response, Sleep
+from resultgate._prefect.api import PrefectAPI
+from resultgate._prefect.retry import _Target
 
 if TYPE_CHECKING:
     import http.client
 
     from resultgate._config import Settings
 
-from resultgate._prefect.api import PrefectAPI
-from resultgate._prefect.retry import _Target
 
 T = TypeVar("T")
 
