@@ -13,8 +13,9 @@ Use the fixture and mark the test (``@pytest.mark.s3`` / ``azure`` / ``gcs``)::
 A missing tool skips the tests that need it, unless ``RESULTGATE_TEST_REQUIRE_ALL``
 is set (CI): then they fail. Every process is stopped at the end of the session
 (terminate, then kill); its output goes to a log file whose tail is shown when it
-cannot start and attached to the report of every failed test that used it
-(register :func:`pytest_runtest_makereport` in a conftest next to the fixtures).
+cannot start and attached to the report of every failed test that used it, once
+:func:`pytest_runtest_makereport` is registered (``tests/conftest.py`` imports it);
+without the hook the logs are kept in the temp directory.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 
 #: fixture name -> its running process, for failure reports
 _RUNNING: dict[str, EmulatorProcess] = {}
+#: set once the report hook runs: only then can a clean session delete its logs
+_HOOK_ACTIVE: list[bool] = [False]
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -103,7 +106,7 @@ class EmulatorProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
-        if not self.keep_log:
+        if _HOOK_ACTIVE[0] and not self.keep_log:
             self.log_path.unlink(missing_ok=True)
 
 
@@ -284,6 +287,7 @@ def gcs_emulator() -> Iterator[GcsEmulator]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     """Attach the log tail of every emulator a failed test used to its report."""
     report = yield
+    _HOOK_ACTIVE[0] = True
     if report.failed:
         for name in getattr(item, "fixturenames", ()):
             em = _RUNNING.get(name)
