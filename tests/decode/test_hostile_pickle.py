@@ -528,3 +528,47 @@ def test_errors_are_resultgate_errors_only() -> None:
             except ResultgateError:  # anything else fails the test
                 refused += 1
     assert refused > len(good)  # most mutations break it, and each one was a typed error
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [("builtins", "list"), ("uuid", "UUID"), ("collections", "deque")]
+)
+def test_build_slot_state_cannot_change_our_builders(module: str, name: str) -> None:
+    # BUILD (None, {"__new__": ..., "_fn": ...}) would setattr on the object BUILD is given
+    slot_state = (
+        b"N}"
+        + ustr("__new__")
+        + glob0("os", "system")
+        + b"s"
+        + ustr("_fn")
+        + glob0("os", "system")
+        + b"s\x86"
+    )
+    data = proto(2) + glob0(module, name) + slot_state + b"b" + STOP
+    with pytest.raises(MalformedRecord):
+        safe_loads(data)
+    # and the next decode is not affected
+    value = uuid_value = __import__("uuid").UUID(int=7)
+    assert safe_loads(pickle.dumps([value, [1]], protocol=2)) == [uuid_value, [1]]
+    assert safe_loads(proto(2) + call(glob0("builtins", "list"), b"]K\x01a") + STOP) == [1]
+
+
+def test_by_value_enum_lookups_are_indexed() -> None:
+    members = b"}" + b"".join(ustr(f"M{i}") + b"J" + struct.pack("<i", i) + b"s" for i in range(20_000))
+    skeleton = call(
+        glob4("cloudpickle.cloudpickle", "_make_skeleton_enum"),
+        b")",  # bases
+        ustr("Big"),
+        ustr("Big"),
+        members,
+        ustr("__main__"),
+        ustr("tracker"),
+        b"N",
+    )
+    lookups = b"(" + b"".join(b"h\x00J" + struct.pack("<i", i) + b"\x85R" for i in range(0, 20_000, 2)) + b"l"
+    data = proto(4) + skeleton + b"q\x00" + b"0" + lookups + STOP
+    start = time.perf_counter()
+    value = safe_loads(data)
+    assert time.perf_counter() - start < 3
+    assert len(value) == 10_000
+    assert [m.enum_name for m in value[:3]] == ["M0", "M2", "M4"]

@@ -399,3 +399,15 @@ def test_real_prefect_pickles(payload: bytes, expected: dict[str, Any]) -> None:
 
 def test_real_prefect_pickles_were_found() -> None:
     assert len(_pickle_cases()) >= 5
+
+
+def test_classes_as_values_have_a_global_name(cloudpickled: dict[str, bytes]) -> None:
+    from resultgate._decode.safepickle import global_name
+
+    out = safe_loads(pickle.dumps({"int": int, "uuid": uuid.UUID, "point": Point}, protocol=4))
+    assert global_name(out["int"]) == "builtins.int"
+    assert global_name(out["uuid"]) == "uuid.UUID"
+    assert global_name(out["point"]) == f"{Point.__module__}.Point"
+    assert global_name(safe_loads(cloudpickled["class"])) == "__main__.Point"
+    assert global_name(out) is None
+    assert global_name(safe_loads(pickle.dumps(type(None)))) is None  # the real NoneType

@@ -56,7 +56,7 @@ from resultgate._errors import MalformedRecord, ResultgateError, TooLarge
 from resultgate._limits import DEFAULT_LIMITS, Limits
 from resultgate._safety import SafetyCollector
 
-__all__ = ["Placeholder", "PlaceholderType", "SafetyCollector", "safe_loads"]
+__all__ = ["Placeholder", "PlaceholderType", "SafetyCollector", "global_name", "safe_loads"]
 
 _MISSING: Any = object()
 
@@ -259,6 +259,7 @@ class PlaceholderType(type):
     _rg_state: Any
     _rg_members: dict[str, Any] | None
     _rg_member_cache: dict[str, Placeholder]
+    _rg_value_index: dict[tuple[type, Any], str]
     _rg_is_exception: bool
     _rg_ctx: _Context | None
 
@@ -312,15 +313,19 @@ class PlaceholderType(type):
         return _instance(cls, qualname, kind, args, kwargs)
 
     def _member_by_value(cls, value: Any) -> Placeholder | None:
-        members = cls._rg_members or {}
-        for name, member_value in members.items():
-            try:
-                same = type(member_value) is type(value) and bool(member_value == value)
-            except Exception:
-                same = False
-            if same:
-                return cls._member(name)
-        return None
+        # an index, so 10k members x 10k look-ups is not 10^8 comparisons
+        index = cls._rg_value_index
+        if not index and cls._rg_members:
+            for member_name, member_value in (cls._rg_members or {}).items():
+                try:
+                    index.setdefault((type(member_value), member_value), member_name)
+                except TypeError:
+                    continue  # unhashable member values are never matched
+        try:
+            found = index.get((type(value), value))
+        except TypeError:
+            return None
+        return cls._member(found) if found is not None else None
 
     def _member(cls, name: str) -> Placeholder:
         cache = cls._rg_member_cache
@@ -373,6 +378,7 @@ def _make_placeholder_type(
         "_rg_state": None,
         "_rg_members": members,
         "_rg_member_cache": {},
+        "_rg_value_index": {},
         "_rg_is_exception": is_exception or kind == "exception",
         "_rg_ctx": ctx,
     }
@@ -456,6 +462,10 @@ class _Builder:
             raise
         except Exception:
             return self._ctx.fallback(self.qualname, args, kwargs)
+
+    def __setstate__(self, state: Any) -> None:
+        # BUILD with slot state would otherwise setattr our own fields
+        raise _Refuse(f"cannot set state on {self.qualname}")
 
     def __repr__(self) -> str:
         return f"<{self.qualname}>"
@@ -939,7 +949,17 @@ class _PendingUUID(uuid.UUID):
     __str__ = __repr__
 
 
-class _UUIDFactory:
+class _Frozen(type):
+    """A class no pickle can change (BUILD's slot state would ``setattr`` on it)."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        raise _Refuse(f"cannot set {name!r} on {cls.__name__}")
+
+    def __delattr__(cls, name: str) -> None:
+        raise _Refuse(f"cannot delete {name!r} from {cls.__name__}")
+
+
+class _UUIDFactory(metaclass=_Frozen):
     """``uuid.UUID`` as a pickle names it: NEWOBJ makes a :class:`_PendingUUID`."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
@@ -1192,6 +1212,27 @@ def _resolve_builder(ctx: _Context, module: str, name: str) -> Any:
     if builder is None:
         builder = ctx.builders[qualname] = _Builder(ctx, qualname, fn)
     return builder
+
+
+def global_name(value: Any) -> str | None:
+    """The ``module.Name`` a decoded value stands for when it is a class, not an object.
+
+    A pickle can hold a class itself (``{"kind": int}``, or a by-value class from
+    cloudpickle). Those come back as a :class:`PlaceholderType` or as one of our
+    builders, never as the real class; renderers show them by this name:
+
+        >>> global_name(safe_loads(pickle.dumps(int)))
+        'builtins.int'
+        >>> global_name(42) is None
+        True
+    """
+    if isinstance(value, PlaceholderType):
+        return value.qualname
+    if isinstance(value, _Builder):
+        return value.qualname
+    if value is _UUIDFactory:
+        return "uuid.UUID"
+    return None
 
 
 def _builtin_exception(module: str, name: str) -> bool:
