@@ -572,3 +572,21 @@ def test_by_value_enum_lookups_are_indexed() -> None:
     assert time.perf_counter() - start < 3
     assert len(value) == 10_000
     assert [m.enum_name for m in value[:3]] == ["M0", "M2", "M4"]
+
+
+def test_long_memoised_names_do_not_multiply() -> None:
+    # a 100 kB name, memoised, reused by 2,000 getattr calls and skeleton classes
+    body = ustr("n" * 100_000) + b"q\x00" + b"0"
+    body += glob0("m", "Root") + b"q\x01" + b"0"
+    body += b"(" + b"".join(call(glob0("builtins", "getattr"), b"h\x01", b"h\x00") for _ in range(1_000))
+    skeleton = glob0("cloudpickle.cloudpickle", "_make_skeleton_class")
+    body += b"".join(
+        call(skeleton, glob0("builtins", "type"), b"h\x00", b")", b"}", b"N", b"N") for _ in range(1_000)
+    )
+    body += b"l"
+    before = _maxrss_mb()
+    value, collector = decode(proto(2) + body + STOP)
+    assert _maxrss_mb() - before < 100
+    assert len(value) == 2_000
+    assert all(len(v.qualname) <= 300 for v in value)
+    assert all(len(name) <= 300 for name in collector.placeholders)

@@ -212,8 +212,13 @@ class Placeholder:
     __str__ = __repr__
 
 
+#: names are cut to this length: a memoised long name reused in getattr chains
+#: or skeleton classes would otherwise cost its length once per use
+_MAX_NAME = 300
+
+
 def _fill(obj: Placeholder, qualname: str, kind: str, args: Any, kwargs: Any) -> None:
-    obj.qualname = qualname
+    obj.qualname = _short(qualname, _MAX_NAME)
     obj.kind = kind
     obj.args = tuple(args)
     obj.kwargs = dict(kwargs) if kwargs else {}
@@ -395,7 +400,8 @@ class _Context:
         self.collector = collector
         # builders may copy at most about twice what the input holds
         self.budget = 2 * size + 65_536
-        self.types_left = 4096 + size // 16
+        # a class costs about a kilobyte: allow one per 64 bytes of input (and 1024 free)
+        self.types_left = 1024 + size // 64
         self.types: dict[tuple[str, str], PlaceholderType] = {}
         self.builders: dict[str, _Builder] = {}
         self.code: list[tuple[str, Any]] = []
@@ -413,6 +419,7 @@ class _Context:
     def placeholder_type(
         self, qualname: str, kind: str = "object", *, bases: tuple[Any, ...] = (), **extra: Any
     ) -> PlaceholderType:
+        qualname = _short(qualname, _MAX_NAME)
         key = (qualname, kind)
         # by-value classes are never shared: each skeleton is its own class
         if kind in ("object", "exception", "function") and key in self.types:
@@ -1088,7 +1095,7 @@ def _b_function_setstate(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str,
         slots = state[1]
         qual, module = slots.get("__qualname__"), slots.get("__module__")
         if isinstance(qual, str):
-            obj.qualname = f"{module}.{qual}" if isinstance(module, str) else qual
+            obj.qualname = _short(f"{module}.{qual}" if isinstance(module, str) else qual, _MAX_NAME)
     return obj
 
 
