@@ -24,6 +24,12 @@ FLOW_RUN_ID = "0a1b2c3d-0000-4000-8000-0000000000f1"
 TASK_RUN_ID = "0a1b2c3d-0000-4000-8000-0000000000a1"
 
 
+CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
+ALICE_STORAGE = "/home/alice/.prefect/storage"
+BLOCK_SECRET = "rg-captured-secret-51d0c2"
+SECRET_BLOCK_ID = "5ec0e700-0000-4000-8000-000000000001"
+
+
 @dataclass(frozen=True)
 class FakeSafety:
     verdict: str = "plain data"
@@ -282,16 +288,13 @@ def helpers() -> Any:
         STATE_ID = STATE_ID
         FLOW_RUN_ID = FLOW_RUN_ID
         TASK_RUN_ID = TASK_RUN_ID
+        BLOCK_SECRET = BLOCK_SECRET
+        SECRET_BLOCK_ID = SECRET_BLOCK_ID
 
     return H
 
 
 # ---------------------------------------------------------------- the real service, captured Prefect
-
-CASES = Path(__file__).resolve().parents[1] / "fixtures" / "cases"
-ALICE_STORAGE = "/home/alice/.prefect/storage"
-BLOCK_SECRET = "rg-captured-secret-51d0c2"
-SECRET_BLOCK_ID = "5ec0e700-0000-4000-8000-000000000001"
 
 
 class CapturedPrefect:

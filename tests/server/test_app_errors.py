@@ -272,12 +272,12 @@ async def test_real_service_refuses_hostile_states_and_leaks_no_secret(
     real_app_factory: Any,
     client_factory: Any,
     captured: Any,
+    helpers: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from conftest import BLOCK_SECRET, SECRET_BLOCK_ID
-
+    secret, secret_block = helpers.BLOCK_SECRET, helpers.SECRET_BLOCK_ID
     state_id = "0f0f0f0f-0000-4000-8000-0000000000aa"
-    captured.add_state(_hostile_state(state_id, key, SECRET_BLOCK_ID if block else None))
+    captured.add_state(_hostile_state(state_id, key, secret_block if block else None))
     caplog.set_level(logging.DEBUG)
     async with client_factory(real_app_factory()) as client:
         resp = await client.get(f"/api/flow_run_states/{state_id}/result?format={fmt}")
@@ -285,8 +285,8 @@ async def test_real_service_refuses_hostile_states_and_leaks_no_secret(
     assert 400 <= resp.status_code < 500, resp.text
     assert resp.json()["error"]["code"] == "refused"
     assert "root:" not in resp.text
-    assert BLOCK_SECRET not in resp.text
-    assert BLOCK_SECRET not in metrics.text
-    assert BLOCK_SECRET not in caplog.text
+    assert secret not in resp.text
+    assert secret not in metrics.text
+    assert secret not in caplog.text
     for record in caplog.records:
-        assert BLOCK_SECRET not in record.getMessage()
+        assert secret not in record.getMessage()
