@@ -607,3 +607,35 @@ async def test_real_service_decode_upload(real_app_factory: Any, client_factory:
     assert text.text == "hello world"
     assert bad.status_code == 415
     assert junk.status_code == 422
+
+
+def test_worker_app_builds_from_the_flags_passed_down(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With --workers > 1 each worker rebuilds its app from the same flags (via the environment)."""
+    from resultgate.server.cli import _OVERRIDES_ENV, _overrides, worker_app
+
+    overrides = _overrides("http://127.0.0.1:4200/api", None, ("/a=/b",), (str(tmp_path),))
+    monkeypatch.setenv(_OVERRIDES_ENV, json.dumps(overrides))
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    app = worker_app()
+    service = app.state.gateway.service
+    assert service.settings.api_url == "http://127.0.0.1:4200/api"
+    assert service.settings.path_map == (("/a", "/b"),)
+    assert service.settings.allowed_roots == (str(tmp_path),)
+
+
+def test_serve_without_an_api_url_is_a_config_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from resultgate._errors import ConfigError
+    from resultgate.server.cli import serve_command
+
+    env = {
+        "PREFECT_HOME": str(tmp_path),
+        "PREFECT_API_URL": "",
+        "PREFECT_PROFILES_PATH": str(tmp_path / "none"),
+    }
+    result = CliRunner().invoke(serve_command, ["--port", "0"], env=env)
+    assert isinstance(result.exception, ConfigError)
