@@ -470,7 +470,6 @@ def test_input_over_the_limit() -> None:
         (("builtins", "str"), glob0("os", "environ")),
         (("builtins", "int"), ustr("1" * 10_000)),
         (("collections", "deque"), glob0("os", "environ")),
-        (("datetime", "datetime"), ustr("x")),
         (("builtins", "type"), ustr("Evil")),
     ],
     ids=lambda v: v if isinstance(v, str) else None,
@@ -484,6 +483,24 @@ def test_builder_with_odd_arguments_gives_placeholder(global_: tuple[str, str], 
     assert _maxrss_mb() - before < 200
     assert isinstance(value, Placeholder)
     assert value.kind == "object"
+
+
+@pytest.mark.parametrize(
+    ("global_", "args"),
+    [
+        (("datetime", "datetime"), ustr("x")),
+        (("datetime", "datetime"), b"C\x0a" + b"\xff" * 10),  # a 10-byte state out of range
+        (("datetime", "datetime"), b"C\x0a" + b"\x07\xe8\x01\x01" + b"\x00" * 6 + glob0("os", "system")),
+        (("datetime", "timedelta"), b"\x8a\x05\x00\x10\xa5\xd4\xe8"),  # 10**12 days
+        (("datetime", "date"), glob0("os", "system")),
+    ],
+    ids=["datetime-str", "datetime-state", "datetime-tzinfo", "timedelta-days", "date-placeholder"],
+)
+def test_datetime_types_check_their_arguments(global_: tuple[str, str], args: bytes) -> None:
+    # the real C datetime types are handed out (they check everything themselves)
+    data = proto(2) + call(glob0(*global_), args) + STOP
+    with pytest.raises(MalformedRecord, match="not a valid pickle"):
+        safe_loads(data)
 
 
 def test_defaultdict_with_a_placeholder_factory_is_a_placeholder(marker: Path) -> None:

@@ -590,6 +590,9 @@ def _b_bytearray(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -
 
 def _b_codecs_encode(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     # protocol 0-2 write bytes as _codecs.encode(str, 'latin1')
+    if len(args) == 2 and args[1] == "latin1" and type(args[0]) is str and not kwargs:
+        ctx.spend(len(args[0]))
+        return args[0].encode("latin1")  # the common case, kept short
     _no_kwargs(kwargs)
     if not args or not isinstance(args[0], str):
         _refuse("encode takes a str")
@@ -719,69 +722,6 @@ def _b_getattr(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
 
 
 # datetime --------------------------------------------------------------------------
-
-
-def _tzinfo(value: Any) -> Any:
-    if value is None or isinstance(value, datetime.tzinfo):
-        return value
-    _refuse("tzinfo is not a time zone we built")
-
-
-def _dt_args(args: tuple[Any, ...], kwargs: dict[str, Any], state_len: int) -> tuple[Any, ...]:
-    # pickled form: (state bytes[, tzinfo]); also accept plain int fields
-    if args and isinstance(args[0], bytes | str):
-        if len(args[0]) != state_len or len(args) > 2 or kwargs:
-            _refuse("datetime state")
-        state = args[0].encode("latin1") if isinstance(args[0], str) else args[0]
-        return (state, _tzinfo(args[1])) if len(args) == 2 else (state,)
-    if not all(type(a) is int for a in args[:7]) or len(args) > 8:
-        _refuse("datetime fields")
-    for key, value in kwargs.items():
-        if key == "tzinfo":
-            _tzinfo(value)
-        elif key != "fold" and type(value) is not int:
-            _refuse("datetime fields")
-    if len(args) == 8:
-        return (*args[:7], _tzinfo(args[7]))
-    return args
-
-
-def _b_datetime(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    return datetime.datetime(*_dt_args(args, kwargs, 10), **kwargs)
-
-
-def _b_date(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if args and isinstance(args[0], bytes | str):
-        return datetime.date(*_dt_args(args[:1], {}, 4))
-    return datetime.date(*_dt_args(args[:3], kwargs, 4), **kwargs)
-
-
-def _b_time(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    if args and isinstance(args[0], bytes | str):
-        return datetime.time(*_dt_args(args, kwargs, 6))
-    if len(args) > 5 or not all(type(a) is int for a in args[:4]):
-        _refuse("time fields")
-    return datetime.time(*args[:4], *(_tzinfo(a) for a in args[4:]), **kwargs)
-
-
-def _b_timedelta(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    values = (*args, *kwargs.values())
-    if len(args) > 7 or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        _refuse("timedelta fields")
-    if not set(kwargs) <= {"days", "seconds", "microseconds", "milliseconds", "minutes", "hours", "weeks"}:
-        _refuse("timedelta fields")
-    return datetime.timedelta(*args, **kwargs)
-
-
-def _b_timezone(ctx: _Context, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    _no_kwargs(kwargs)
-    if not args or not isinstance(args[0], datetime.timedelta) or len(args) > 2:
-        _refuse("timezone arguments")
-    if len(args) == 2:
-        if not isinstance(args[1], str) or len(args[1]) > 100:
-            _refuse("timezone name")
-        return datetime.timezone(args[0], args[1])
-    return datetime.timezone(args[0])
 
 
 _ZONE_KEY = re.compile(r"[A-Za-z0-9_+\-]{1,64}(?:/[A-Za-z0-9_+\-]{1,64}){0,4}")
@@ -1136,11 +1076,6 @@ _BUILDERS: dict[tuple[str, str], _BuildFn] = {
     ("builtins", "getattr"): _b_getattr,
     ("_codecs", "encode"): _b_codecs_encode,
     ("codecs", "encode"): _b_codecs_encode,
-    ("datetime", "datetime"): _b_datetime,
-    ("datetime", "date"): _b_date,
-    ("datetime", "time"): _b_time,
-    ("datetime", "timedelta"): _b_timedelta,
-    ("datetime", "timezone"): _b_timezone,
     ("zoneinfo", "ZoneInfo"): _b_zoneinfo,
     ("zoneinfo", "ZoneInfo._unpickle"): _b_zoneinfo_unpickle,
     ("zoneinfo._zoneinfo", "ZoneInfo"): _b_zoneinfo,
@@ -1191,6 +1126,15 @@ _VALUES: dict[tuple[str, str], Any] = {
     ("builtins", "Ellipsis"): Ellipsis,
     ("builtins", "NotImplemented"): NotImplemented,
     ("builtins", "object"): object,
+    # The datetime types are C types whose constructors check every argument
+    # (ranges, a real tzinfo, the 10-byte pickle state) and build fixed-size
+    # values: handing out the real types keeps datetime-heavy results at
+    # pickle.loads speed. They are immutable, so BUILD cannot change them.
+    ("datetime", "datetime"): datetime.datetime,
+    ("datetime", "date"): datetime.date,
+    ("datetime", "time"): datetime.time,
+    ("datetime", "timedelta"): datetime.timedelta,
+    ("datetime", "timezone"): datetime.timezone,
 }
 
 
@@ -1378,7 +1322,10 @@ def _load(data: bytes, ctx: _Context) -> Any:
     except MemoryError:
         raise TooLarge("the pickle declares a value larger than memory allows") from None
     except OverflowError as exc:
-        raise TooLarge(f"the pickle declares a value too large to build: {_message(exc)}") from None
+        text = _message(exc)
+        if "exceeds" in text or "size" in text:  # a declared length (BINBYTES8 ...)
+            raise TooLarge(f"the pickle declares a value too large to build: {text}") from None
+        raise MalformedRecord(f"not a valid pickle: a number out of range: {text}") from None
     except RecursionError:
         raise MalformedRecord("not a valid pickle: it is nested too deeply") from None
     except EOFError:
