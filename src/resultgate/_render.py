@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
+import itertools
 import json
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import PurePath
@@ -387,6 +388,11 @@ def to_repr(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tup
                         budget.check()
                     pieces.append(text)
                     continue
+                if (kind is dict or kind is list or kind is tuple) and depth < budget.max_depth:
+                    flat = _flat_repr(child, budget)
+                    if flat is not None:
+                        pieces.append(flat)
+                        continue
                 text, parts_of_child = _repr_node(child, budget)
                 if parts_of_child is not None and depth >= budget.max_depth:
                     budget.too_deep()
@@ -402,6 +408,31 @@ def to_repr(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tup
     except _Stop:
         pieces.append(TRUNCATED)
     return "".join(pieces), budget.truncated
+
+
+_FLAT_MAX = 256
+
+
+def _flat_repr(value: dict[Any, Any] | list[Any] | tuple[Any, ...], budget: _Budget) -> str | None:
+    """The builtin repr of a small container of plain leaves (the common case, done in C), or None."""
+    if len(value) > _FLAT_MAX:
+        return None
+    leaves: Iterable[Any] = itertools.chain.from_iterable(value.items()) if type(value) is dict else value
+    count = 1
+    for leaf in leaves:
+        kind = type(leaf)
+        if not (
+            kind in _PLAIN or kind is str or kind is float or (kind is int and -_BIG_INT < leaf < _BIG_INT)
+        ):
+            return None
+        count += 1
+    text = repr(value)
+    if not budget.strict and len(text) > budget.room():
+        return None  # the item-by-item path cuts it where the room ends
+    budget.items += count
+    budget.bytes += len(text)
+    budget.check()
+    return text
 
 
 class _Child:
