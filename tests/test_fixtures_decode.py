@@ -7,6 +7,7 @@ else per ``$type`` against our Prefect-style rendering. test_cli_decode.py reuse
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,6 @@ def state_file(case: Case, owner: str) -> Path:
 
 
 def state_serializer(case: Case, owner: str) -> dict[str, Any] | None:
-    import json
-
     data = json.loads(state_file(case, owner).read_text())["data"]
     if "serializer" in data:
         return data["serializer"]

@@ -346,3 +346,15 @@ def test_text_of_huge_str() -> None:
 )
 def test_repr_of_plain_values_is_python_repr(value: Any) -> None:
     assert to_repr(value, limits=LIMITS, strict=True) == (repr(value), False)
+
+
+def test_repr_of_many_rows_matches_and_previews_are_cut() -> None:
+    rows = [{"id": i, "name": f"row-{i}", "ok": i % 2 == 0, "score": i * 0.5} for i in range(5000)]
+    assert to_repr(rows, limits=LIMITS, strict=True) == (repr(rows), False)
+    text, truncated = to_repr(rows, limits=Limits(preview_bytes=1000), strict=False)
+    assert truncated is True
+    assert text.endswith(TRUNCATED)
+    assert text.startswith(repr(rows)[:900])
+    assert len(text) < 1200
+    with pytest.raises(TooLarge):
+        to_repr(rows, limits=Limits(max_render_items=10_000), strict=True)
