@@ -43,6 +43,7 @@ ENV: dict[str, str] = {
     "path_map": "RESULTGATE_PATH_MAP",
     "allowed_roots": "RESULTGATE_ALLOWED_ROOTS",
     "allowed_protocols": "RESULTGATE_ALLOWED_PROTOCOLS",
+    "allowed_remote": "RESULTGATE_ALLOWED_REMOTE",
     "storage_options": "RESULTGATE_STORAGE_OPTIONS",
     "result_wait": "RESULTGATE_RESULT_WAIT",
     "max_decompressed": "RESULTGATE_MAX_DECOMPRESSED",
@@ -80,6 +81,8 @@ class Settings:
     path_map: tuple[tuple[str, str], ...] = ()
     allowed_roots: tuple[str, ...] = ()
     allowed_protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
+    #: remote URL prefixes ("s3://bucket") the HTTP service may read though block basepaths are not trusted
+    allowed_remote: tuple[str, ...] = ()
     #: URL prefix (e.g. "s3://bucket") -> fsspec options
     storage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     #: seconds to keep retrying a result file that is not written yet
@@ -171,6 +174,7 @@ class Settings:
             "path_map": _path_map,
             "allowed_roots": lambda v, s: tuple(_expand(p) for p in _split(v, s, os.pathsep)),
             "allowed_protocols": lambda v, s: tuple(p.lower() for p in _split(v, s, ",")),
+            "allowed_remote": lambda v, s: tuple(_split(v, s, ",")),
             "storage_options": _storage_options,
             "result_wait": lambda v, s: _number(v, s, float, minimum=0),
             "max_decompressed": _size,

@@ -22,7 +22,7 @@ class Limits:
     #: cap on the output of any decompression (a bomb stops here)
     max_decompressed_bytes: int = 2048 * MiB
     #: cap on the number of values one rendering visits (shared references count each time)
-    max_render_items: int = 5_000_000
+    max_render_items: int = 50_000_000
     #: cap on the size of one rendering's text
     max_render_bytes: int = 512 * MiB
     #: nesting deeper than this is cut from renderings

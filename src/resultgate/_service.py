@@ -160,6 +160,7 @@ class ResultService:
             storage_options=dict(settings.storage_options),
             trust_block_basepaths=trust_block_basepaths,
             local_storage_path=settings.local_storage_path,
+            allowed_remote=tuple(settings.allowed_remote),
         )
         self._transport = transport
         self._async_transport = async_transport

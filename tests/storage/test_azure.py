@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 from storage_helpers import azure_block
 
-import support.emulators as emulators
 from resultgate._errors import ResultMissing, StorageError, TooLarge
 from resultgate._model import Reference
 from resultgate._storage import StoragePolicy, iter_bytes, locate, read_bytes, size
 from support.cases import case
 from support.emulators import AZURITE_ACCOUNT, Azurite
 
-azurite = emulators.azurite  # the session fixture, made visible to this module
 pytestmark = pytest.mark.azure
 
 CONTAINER = "prefect-results"

@@ -11,14 +11,12 @@ from typing import Any
 import pytest
 from storage_helpers import gcs_block
 
-import support.emulators as emulators
 from resultgate._errors import ResultMissing, TooLarge
 from resultgate._model import Reference
 from resultgate._storage import StoragePolicy, iter_bytes, locate, read_bytes, size
 from support.cases import case
 from support.emulators import GcsEmulator
 
-gcs_emulator = emulators.gcs_emulator  # the session fixture, made visible to this module
 pytestmark = pytest.mark.gcs
 
 BUCKET = "prefect-results"

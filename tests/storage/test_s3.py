@@ -15,14 +15,12 @@ from pathlib import Path
 import pytest
 from storage_helpers import SECRET, aws_s3_block, minio_s3_block
 
-import support.emulators as emulators
 from resultgate._errors import MissingExtra, ResultgateError, ResultMissing, StorageError, UpstreamTimeout
 from resultgate._model import Reference
 from resultgate._storage import StoragePolicy, iter_bytes, locate, read_bytes, size
 from support.cases import case
 from support.emulators import S3Server
 
-s3_server = emulators.s3_server  # the session fixture, made visible to this module
 pytestmark = pytest.mark.s3
 
 BUCKET = "results"
