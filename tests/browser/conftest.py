@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -167,10 +168,12 @@ def _resultgate_executable() -> list[str]:
 
 
 class RealGateway:
-    def __init__(self, url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    def __init__(self, url: str, proc: subprocess.Popen[bytes], log: Path, token: str | None = None) -> None:
         self.url = url
         self.proc = proc
         self.log = log
+        #: the gateway token it requires, if any
+        self.token = token
 
 
 def _storage_dir(server: Any) -> str | None:
@@ -186,9 +189,11 @@ def _storage_dir(server: Any) -> str | None:
     return str(Path(home) / "storage") if home else None
 
 
-@pytest.fixture(scope="session")
-def real_gateway(prefect_server: Any) -> Iterator[RealGateway]:
-    """``resultgate serve`` on a free loopback port, in front of the session's Prefect server."""
+@contextlib.contextmanager
+def serve_gateway(
+    prefect_server: Any, name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[RealGateway]:
+    """``resultgate serve`` on a free loopback port in front of ``prefect_server``; stopped on exit."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "RESULTGATE_"))}
     env.update({k: str(v) for k, v in dict(prefect_server.env).items()})
@@ -196,8 +201,9 @@ def real_gateway(prefect_server: Any) -> Iterator[RealGateway]:
     storage = _storage_dir(prefect_server)
     if storage:
         env["RESULTGATE_ALLOWED_ROOTS"] = storage
+    env.update(extra_env or {})
     GATEWAY_LOGS.mkdir(parents=True, exist_ok=True)
-    log = GATEWAY_LOGS / "browser-gateway.log"
+    log = GATEWAY_LOGS / f"{name}.log"
     cmd = [*_resultgate_executable(), "serve", "--host", "127.0.0.1", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT))
@@ -208,15 +214,16 @@ def real_gateway(prefect_server: Any) -> Iterator[RealGateway]:
             if proc.poll() is not None:
                 pytest.fail(f"`resultgate serve` exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as resp:
+                # /health/live needs no token and does not depend on Prefect
+                with urllib.request.urlopen(f"{url}/health/live", timeout=2) as resp:
                     if resp.status == 200:
                         break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"`resultgate serve` did not answer /health in 60 s:\n{log.read_text()[-4000:]}")
+                pytest.fail(f"`resultgate serve` did not answer in 60 s:\n{log.read_text()[-4000:]}")
             time.sleep(0.2)  # readiness polling of a subprocess, not test synchronisation
-        yield RealGateway(url, proc, log)
+        yield RealGateway(url, proc, log, (extra_env or {}).get("RESULTGATE_TOKENS"))
     finally:
         proc.terminate()
         try:
@@ -224,3 +231,21 @@ def real_gateway(prefect_server: Any) -> Iterator[RealGateway]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def real_gateway(prefect_server: Any) -> Iterator[RealGateway]:
+    """``resultgate serve`` in front of the session's Prefect server, open to all."""
+    with serve_gateway(prefect_server, "browser-gateway") as gw:
+        yield gw
+
+
+#: the token of :func:`real_gateway_with_token`
+GATEWAY_TOKEN = "browser-test-token-3f9c"
+
+
+@pytest.fixture(scope="session")
+def real_gateway_with_token(prefect_server: Any) -> Iterator[RealGateway]:
+    """The same, with a gateway token required on every ``/api/*`` request."""
+    with serve_gateway(prefect_server, "browser-gateway-token", {"RESULTGATE_TOKENS": GATEWAY_TOKEN}) as gw:
+        yield gw
