@@ -228,11 +228,11 @@ def test_failed_flow_exception(protocol: int) -> None:
 
 def test_exception_with_attributes_and_oserror_args() -> None:
     exc = FileNotFoundError(2, "No such file")
-    exc.add_note("while reading")
+    exc.context = "while reading"  # type: ignore[attr-defined]
     out = safe_loads(pickle.dumps(exc, protocol=4))
     assert out.kind == "exception"
     assert out.args == (2, "No such file")
-    assert out.state == {"__notes__": ["while reading"]}
+    assert out.state == {"context": "while reading"}
 
 
 def test_type_of_placeholder_knows_its_name() -> None:
@@ -411,3 +411,19 @@ def test_classes_as_values_have_a_global_name(cloudpickled: dict[str, bytes]) ->
     assert global_name(safe_loads(cloudpickled["class"])) == "__main__.Point"
     assert global_name(out) is None
     assert global_name(safe_loads(pickle.dumps(type(None)))) is None  # the real NoneType
+
+
+def test_placeholders_can_be_copied_and_pickled() -> None:
+    import copy
+
+    out = safe_loads(pickle.dumps({"p": Point(1, 2), "e": ValueError("x")}, protocol=5))
+    again = pickle.loads(pickle.dumps(out))  # e.g. a cache that pickles results
+    deep = copy.deepcopy(out)
+    for copied in (again, deep):
+        assert isinstance(copied["p"], Placeholder)
+        assert (copied["p"].qualname, copied["p"].state) == (out["p"].qualname, {"x": 1, "y": 2})
+        assert (copied["e"].kind, copied["e"].args) == ("exception", ("x",))
+    # and reading that pickle back safely names our rebuild helper, nothing else
+    collector = SafetyCollector()
+    safe_loads(pickle.dumps(out), collector=collector)
+    assert set(collector.named) == {"resultgate._decode.safepickle._rebuild"}

@@ -211,6 +211,44 @@ class Placeholder:
 
     __str__ = __repr__
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # copy / deepcopy / pickling a decoded result: a plain Placeholder with the same record
+        return _rebuild, (
+            self.qualname,
+            self.kind,
+            self.args,
+            self.kwargs,
+            self.state,
+            self.items,
+            self.setitems,
+            self.enum_name,
+            self.enum_value,
+        )
+
+
+def _rebuild(
+    qualname: str,
+    kind: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    state: Any,
+    items: list[Any],
+    setitems: list[tuple[Any, Any]],
+    enum_name: str | None,
+    enum_value: Any,
+) -> Placeholder:
+    return Placeholder(
+        qualname,
+        kind=kind,
+        args=args,
+        kwargs=kwargs,
+        state=state,
+        items=items,
+        setitems=setitems,
+        enum_name=enum_name,
+        enum_value=enum_value,
+    )
+
 
 #: names are cut to this length: a memoised long name reused in getattr chains
 #: or skeleton classes would otherwise cost its length once per use
