@@ -203,7 +203,7 @@ def test_bad_payloads(tmp_path: Path, data: bytes, code: int) -> None:
 
 def test_max_decompressed(tmp_path: Path) -> None:
     path = tmp_path / "bomb"
-    path.write_bytes(base64.encodebytes(lzma.compress(base64.encodebytes(b"\x00" * (4 << 20)))))
+    path.write_bytes(base64.encodebytes(lzma.compress(base64.encodebytes(b"\x00" * (4 << 20)), preset=0)))
     result = run("decode", str(path), "-s", "compressed/pickle", "--max-decompressed", "1M")
     assert_clean_failure(
         result, TooLarge.exit_code, "larger than 1048576 bytes", "RESULTGATE_MAX_DECOMPRESSED"
@@ -212,7 +212,7 @@ def test_max_decompressed(tmp_path: Path) -> None:
 
 def test_max_decompressed_from_environment(tmp_path: Path) -> None:
     path = tmp_path / "bomb"
-    path.write_bytes(base64.encodebytes(lzma.compress(base64.encodebytes(b"\x00" * (4 << 20)))))
+    path.write_bytes(base64.encodebytes(lzma.compress(base64.encodebytes(b"\x00" * (4 << 20)), preset=0)))
     result = CliRunner(env={"RESULTGATE_MAX_DECOMPRESSED": "2048"}).invoke(cli.main, ["decode", str(path)])
     assert_clean_failure(result, 7, "larger than 2048 bytes")
 
