@@ -427,3 +427,46 @@ def test_placeholders_can_be_copied_and_pickled() -> None:
     collector = SafetyCollector()
     safe_loads(pickle.dumps(out), collector=collector)
     assert set(collector.named) == {"resultgate._decode.safepickle._rebuild"}
+
+
+# --------------------------------------------------------------------------- the report's verdict
+
+
+def test_verdict_for_code_and_calls() -> None:
+    collector = SafetyCollector()
+    collector.note_code("function", "__main__.f")
+    collector.note_call("os.system")
+    report = collector.report()
+    assert report.carries_code
+    assert report.verdict == (
+        "CARRIES CODE: 1 function stored by value and a call of os.system; "
+        "shown as placeholders, nothing was run"
+    )
+    assert report.code == ("function __main__.f",)
+
+
+def test_verdict_for_placeholders_and_many_calls() -> None:
+    collector = SafetyCollector()
+    collector.note_placeholder("m.A")
+    collector.note_placeholder("m.B")
+    assert (
+        collector.report().verdict == "data with 2 classes shown as placeholders; nothing was imported or run"
+    )
+    for name in ("a.f", "b.g", "c.h", "d.i"):
+        collector.note_call(name)
+    assert collector.report().verdict == (
+        "CARRIES CODE: calls of a.f, b.g, c.h and 1 more; shown as placeholders, nothing was run"
+    )
+
+
+def test_report_keeps_first_seen_order_and_is_frozen() -> None:
+    collector = SafetyCollector()
+    for name in ("z.Z", "a.A", "z.Z"):
+        collector.note_named(name)
+        collector.note_placeholder(name)
+    report = collector.report()
+    assert report.named == ("z.Z", "a.A")
+    assert collector.named == {"z.Z": 2, "a.A": 1}
+    assert report.placeholders == ("z.Z", "a.A")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.verdict = "x"  # type: ignore[misc]
