@@ -224,6 +224,23 @@ class TestAgainstCannedEnvelopes:
         expect(page).to_have_url(re.compile(rf"\?id={fg.FLOW_RUN}$"))
         expect(page.locator("section.run ol.items > li")).to_have_count(5)
 
+    def test_run_list_failing_keeps_the_value(
+        self, open_page: PageFactory, fake_gateway: fg.FakeGateway
+    ) -> None:
+        page = open_page(fake_gateway.url)
+        body = json.dumps(
+            {"error": {"code": "prefect-unreachable", "status": 502, "message": "Prefect is down."}}
+        )
+        page.route(
+            re.compile(r".*/api/flow_runs/[^/]+/results\?.*"),
+            lambda route: route.fulfill(status=502, body=body, content_type="application/json"),
+        )
+        page.goto(f"/?id={fg.FLOW_RUN}")
+        expect(page.get_by_label("Value as text")).to_have_text("42")
+        alert = error_panel(page)
+        expect(alert.get_by_role("heading", level=2)).to_contain_text("The run's task runs")
+        expect(alert).to_contain_text("Prefect is down.")
+
     def test_flow_run_paging(self, open_page: PageFactory, fake_gateway: fg.FakeGateway) -> None:
         page = open_page(fake_gateway.url)
         page.goto(f"/?id={fg.PAGED_FLOW_RUN}")
@@ -695,6 +712,14 @@ class TestEndToEnd:
         expect(alert).to_contain_text("persist_result=True")
         shot(page, "e2e-no-result")
 
+        # by its flow run id: the same message, and the run's list (its one item has no result)
+        lookup(page, flow_runs["unpersisted"]["flow_run_id"])
+        expect(page).to_have_url(re.compile(rf"\?id={flow_runs['unpersisted']['flow_run_id']}$"))
+        expect(error_panel(page).get_by_role("heading", level=2)).to_contain_text("No persisted result")
+        items = page.locator("section.run ol.items > li")
+        expect(items).to_have_count(1)
+        expect(items.locator(".chip")).to_have_text("no result")
+
     def test_gateway_token_asked_for_then_used(
         self,
         open_page: PageFactory,
@@ -734,6 +759,12 @@ class TestEndToEnd:
         alert = error_panel(page)
         expect(alert.get_by_role("heading", level=2)).to_contain_text("Not found")
         expect(alert).to_contain_text("404")
+        # not even an id: the page says so instead of failing
+        lookup(page, "not-an-id")
+        expect(error_panel(page)).to_contain_text("not-an-id")
+        expect(error_panel(page).get_by_role("heading", level=2)).to_contain_text(
+            re.compile("Not a valid request|Not found")
+        )
 
     def test_narrow_window(
         self, open_page: PageFactory, real_gateway: RealGateway, flow_runs: dict[str, Any], shot: Shot

@@ -294,7 +294,14 @@ async function show(id, offset = 0, { focusResult = false } = {}) {
   try {
     const env = await api(`${API}results/${encodeURIComponent(id)}`, ctl.signal);
     // For a flow run: the run and its task runs first, then the flow's own value.
-    if (env.kind === "flow_run") view.push(await renderRun(env.flow_run_id || id, offset, ctl.signal));
+    if (env.kind === "flow_run") {
+      try {
+        view.push(await renderRun(env.flow_run_id || id, offset, ctl.signal));
+      } catch (e) {
+        if (e.name === "AbortError") return;
+        view.push(renderError(e instanceof ApiError ? e : new ApiError({ message: String(e) }), id, "The run's task runs"));
+      }
+    }
     view.push(renderEnvelope(env));
     setStatus(`Showing the ${(KIND_LABEL[env.kind] || "result").toLowerCase()} ${id}.`);
   } catch (e) {
@@ -909,8 +916,9 @@ const ERRORS = {
   0: ["No answer", "The gateway did not answer."],
 };
 
-function renderError(e, id) {
-  const [title, explain] = ERRORS[e.status] || ERRORS[Math.floor(e.status / 100) * 100] || ["Error", ""];
+function renderError(e, id, what = "") {
+  const [title0, explain] = ERRORS[e.status] || ERRORS[Math.floor(e.status / 100) * 100] || ["Error", ""];
+  const title = what ? `${what}: ${title0.toLowerCase()}` : title0;
   const box = h(
     "section",
     { class: `panel error status-${e.status}`, role: "alert", "aria-labelledby": "error-title", dataset: { code: e.code } },
