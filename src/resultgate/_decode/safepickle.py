@@ -58,8 +58,6 @@ from resultgate._safety import SafetyCollector
 
 __all__ = ["Placeholder", "PlaceholderType", "SafetyCollector", "global_name", "safe_loads"]
 
-_MISSING: Any = object()
-
 
 class _Refuse(ValueError):
     """A builder refuses its arguments (the caller falls back to a placeholder)."""
@@ -488,6 +486,8 @@ class _Context:
         for made in self.made:
             made._rg_ctx = None
         self.made.clear()
+        self.types.clear()
+        self.builders.clear()
 
 
 class _Builder:
