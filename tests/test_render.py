@@ -358,3 +358,21 @@ def test_repr_of_many_rows_matches_and_previews_are_cut() -> None:
     assert len(text) < 1200
     with pytest.raises(TooLarge):
         to_repr(rows, limits=Limits(max_render_items=10_000), strict=True)
+
+
+def test_code_stored_by_value_renders_as_small_tags() -> None:
+    import cloudpickle
+
+    class Local:  # not importable: cloudpickle stores the class (and the lambda) by value
+        pass
+
+    value = safe_loads(cloudpickle.dumps({"cls": Local, "fn": lambda q: q}))
+    rendering = js(value)
+    assert rendering["cls"]["__class__"] == "builtins.type"
+    assert rendering["cls"]["data"].endswith("Local")
+    assert rendering["fn"]["__class__"] == "builtins.function"
+    assert rendering["fn"]["data"].endswith("<lambda>")
+    assert qualname_of(value["cls"]) == "builtins.type"
+    text, _ = to_repr(value, limits=LIMITS, strict=True)
+    assert "<placeholder class " in text
+    assert "<placeholder function " in text

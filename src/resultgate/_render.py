@@ -29,7 +29,7 @@ from fractions import Fraction
 from pathlib import PurePath
 from typing import Any
 
-from resultgate._decode.safepickle import Placeholder
+from resultgate._decode.safepickle import Placeholder, PlaceholderType
 from resultgate._errors import TooLarge
 from resultgate._limits import DEFAULT_LIMITS, Limits
 
@@ -93,7 +93,14 @@ def qualname_of(value: Any) -> str:
     """``module.QualName`` of a value's type, or the name a placeholder stands for."""
     if isinstance(value, Placeholder):
         return str(value.qualname)
-    cls = type(value)
+    if isinstance(value, PlaceholderType):  # a class the data named: its type is a class's type
+        return "builtins.type"
+    return _class_name(type(value))
+
+
+def _class_name(cls: type) -> str:
+    if isinstance(cls, PlaceholderType):
+        return str(cls.qualname)
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
@@ -229,7 +236,7 @@ def _stdlib_node(value: Any, budget: _Budget) -> _Node:
     if isinstance(value, enum.Enum):
         return _tagged(name, {"name": value.name, "value": value.value}, budget)
     if isinstance(value, type):
-        return _tagged("builtins.type", f"{value.__module__}.{value.__qualname__}", budget)
+        return _tagged("builtins.type", _class_name(value), budget)
     # nothing the decoders build ends here; show the type, never call into the object
     return _tagged(name, f"<{name}>", budget)
 
@@ -494,6 +501,10 @@ def _repr_node(value: Any, budget: _Budget) -> tuple[str, Iterator[str | _Child]
         text = f"<int of {value.bit_length()} bits>"
     elif isinstance(value, (type(None), bool, int, float, complex, bytes, bytearray)) or _converter(value):
         text = repr(value)  # plain stdlib values the decoders built: their repr is safe
+    elif isinstance(value, PlaceholderType):
+        text = f"<placeholder class {value.qualname}>"
+    elif isinstance(value, type):
+        text = f"<class {_class_name(value)}>"
     else:
         text = f"<{qualname_of(value)}>"
     text = _cut_str(text, budget, extra=0)
