@@ -80,11 +80,13 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
         b.close()
 
 
-def _new_context(browser: Browser, base_url: str, width: int = 1280, height: int = 900) -> BrowserContext:
+def _new_context(
+    browser: Browser, base_url: str, width: int = 1280, height: int = 900, color_scheme: str = "light"
+) -> BrowserContext:
     ctx = browser.new_context(
         base_url=base_url,
         viewport={"width": width, "height": height},
-        color_scheme="light",
+        color_scheme=color_scheme,  # type: ignore[arg-type]
         locale="en-GB",
         timezone_id="UTC",
         service_workers="block",
@@ -102,8 +104,10 @@ class PageFactory:
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []
 
-    def __call__(self, base_url: str, width: int = 1280, height: int = 900) -> Page:
-        ctx = _new_context(self.browser, base_url, width, height)
+    def __call__(
+        self, base_url: str, width: int = 1280, height: int = 900, color_scheme: str = "light"
+    ) -> Page:
+        ctx = _new_context(self.browser, base_url, width, height, color_scheme)
         self.contexts.append(ctx)
         page = ctx.new_page()
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))

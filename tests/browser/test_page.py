@@ -57,6 +57,22 @@ def no_horizontal_scroll(page: Page) -> None:
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
+def _luminance(css: str) -> float:
+    r, g, b = (int(x) / 255 for x in re.findall(r"\d+(?:\.\d+)?", css)[:3])
+
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+
+
+def contrast(locator: Locator) -> float:
+    """WCAG contrast ratio of an element's text against its own background."""
+    fg_css, bg_css = locator.evaluate("e => [getComputedStyle(e).color, getComputedStyle(e).backgroundColor]")
+    hi, lo = sorted((_luminance(fg_css), _luminance(bg_css)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
 # ====================================================================== canned
 
 
@@ -404,6 +420,21 @@ class TestAgainstCannedEnvelopes:
         assert value_box is not None
         assert safety_box is not None
         assert safety_box["x"] >= value_box["x"] + value_box["width"]
+
+    @pytest.mark.parametrize("scheme", ["light", "dark"])
+    def test_buttons_and_badges_readable_in_both_schemes(
+        self, open_page: PageFactory, fake_gateway: fg.FakeGateway, scheme: str, shot: Shot
+    ) -> None:
+        page = open_page(fake_gateway.url, color_scheme=scheme)
+        page.goto(f"/?id={fg.FAILED_STATE}")
+        expect(result(page)).to_be_visible()
+        for what in (
+            page.get_by_role("button", name="Show", exact=True),
+            page.get_by_role("link", name="Download the raw file"),
+            result(page).locator(".badge").first,
+        ):
+            assert contrast(what) >= 4.5, what
+        shot(page, f"canned-failed-{scheme}")
 
     def test_only_gateway_assets_are_loaded(
         self, open_page: PageFactory, fake_gateway: fg.FakeGateway
