@@ -32,6 +32,11 @@ Why each guard exists (for maintainers):
 * Hashing a tuple nested a million deep (a dict key) recurses in C without a
   check and would crash the process; large inputs are therefore decoded in a
   thread whose stack is sized from the input (see :func:`_run_with_big_stack`).
+
+Not guarded here: a dict whose keys are big ints chosen to share one hash
+builds in quadratic time inside C (20,000 keys, 380 kB: ~6 s), as it does
+with ``pickle.loads``. Only running the decode in a process with a time limit
+bounds that.
 """
 
 from __future__ import annotations
@@ -1300,9 +1305,10 @@ class _Source:
 
 # --------------------------------------------------------------------------- entry point
 
-#: inputs up to this size are decoded on the caller's stack (tuples nest at most
-#: this deep, and hashing them needs well under 4 MiB of C stack)
-_INLINE_BYTES = 32 * 1024
+#: inputs up to this size are decoded on the caller's stack: tuples in them nest
+#: at most this deep, and hashing that needs under 1 MiB of C stack (even a
+#: worker thread's)
+_INLINE_BYTES = 8 * 1024
 #: C stack one level of nested-tuple hashing may need (measured ~50 on x86-64)
 _STACK_PER_LEVEL = 128
 _STACK_LOCK = threading.Lock()
