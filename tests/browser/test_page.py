@@ -161,6 +161,52 @@ class TestAgainstCannedEnvelopes:
         colour = result(page).locator(".badge").first.evaluate("e => getComputedStyle(e).backgroundColor")
         assert colour == "rgb(217, 43, 43)"
 
+    @pytest.mark.parametrize(
+        ("state_type", "background"),
+        [
+            ("COMPLETED", "rgb(42, 199, 105)"),  # green
+            ("FAILED", "rgb(217, 43, 43)"),  # red
+            ("CRASHED", "rgb(194, 65, 12)"),  # orange
+            ("CANCELLED", "rgb(95, 103, 114)"),  # grey
+            ("RUNNING", "rgb(24, 96, 242)"),  # blue
+            ("SCHEDULED", "rgb(252, 209, 78)"),  # yellow
+            ("PENDING", "rgb(245, 220, 138)"),  # pale yellow
+        ],
+    )
+    def test_state_badge_colours(
+        self, open_page: PageFactory, fake_gateway: fg.FakeGateway, state_type: str, background: str
+    ) -> None:
+        envelope = json.loads(json.dumps(fg.ENVELOPES[fg.STR_STATE]))
+        envelope["state"]["type"] = state_type
+        page = open_page(fake_gateway.url)
+        page.route(
+            f"**/api/results/{fg.STR_STATE}",
+            lambda route: route.fulfill(
+                status=200, body=json.dumps(envelope), content_type="application/json"
+            ),
+        )
+        page.goto(f"/?id={fg.STR_STATE}")
+        badge = result(page).locator(".badge").first
+        expect(badge).to_have_text(state_type)
+        expect(badge).to_have_css("background-color", background)
+        assert contrast(badge) >= 4.5
+
+    def test_odd_envelope_fields_do_not_break_the_page(
+        self, open_page: PageFactory, fake_gateway: fg.FakeGateway
+    ) -> None:
+        page = open_page(fake_gateway.url)
+        # an envelope whose state is not an object and whose safety is garbage: still no crash
+        envelope = {**fg.ENVELOPES[fg.STR_STATE], "state": "odd", "safety": [1, 2], "serializer": 7}
+        page.route(
+            f"**/api/results/{fg.STR_STATE}",
+            lambda route: route.fulfill(
+                status=200, body=json.dumps(envelope), content_type="application/json"
+            ),
+        )
+        page.goto(f"/?id={fg.STR_STATE}")
+        expect(page.get_by_label("Value as text")).to_have_text("hello world")
+        expect(result(page).locator(".badge").first).to_have_text("UNKNOWN")
+
     def test_placeholder_and_code_warning(self, open_page: PageFactory, fake_gateway: fg.FakeGateway) -> None:
         page = open_page(fake_gateway.url)
         page.goto(f"/?id={fg.PLACEHOLDER_STATE}")

@@ -917,7 +917,10 @@ const ERRORS = {
 };
 
 function renderError(e, id, what = "") {
-  const [title0, explain] = ERRORS[e.status] || ERRORS[Math.floor(e.status / 100) * 100] || ["Error", ""];
+  const [title0, explain] =
+    e.code === "page"
+      ? ["This page could not show the answer", "The gateway answered, but this page failed to display it."]
+      : ERRORS[e.status] || ERRORS[Math.floor(e.status / 100) * 100] || ["Error", ""];
   const title = what ? `${what}: ${title0.toLowerCase()}` : title0;
   const box = h(
     "section",
