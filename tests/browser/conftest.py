@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
 from fake_gateway import FakeGateway
@@ -31,6 +31,7 @@ from fake_gateway import FakeGateway
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
+Scheme = Literal["light", "dark", "no-preference"]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 GATEWAY_LOGS = ROOT / "test-artifacts" / "logs"
@@ -81,12 +82,12 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 
 
 def _new_context(
-    browser: Browser, base_url: str, width: int = 1280, height: int = 900, color_scheme: str = "light"
+    browser: Browser, base_url: str, width: int = 1280, height: int = 900, color_scheme: Scheme = "light"
 ) -> BrowserContext:
     ctx = browser.new_context(
         base_url=base_url,
         viewport={"width": width, "height": height},
-        color_scheme=color_scheme,  # type: ignore[arg-type]
+        color_scheme=color_scheme,
         locale="en-GB",
         timezone_id="UTC",
         service_workers="block",
@@ -105,7 +106,7 @@ class PageFactory:
         self.errors: list[str] = []
 
     def __call__(
-        self, base_url: str, width: int = 1280, height: int = 900, color_scheme: str = "light"
+        self, base_url: str, width: int = 1280, height: int = 900, color_scheme: Scheme = "light"
     ) -> Page:
         ctx = _new_context(self.browser, base_url, width, height, color_scheme)
         self.contexts.append(ctx)

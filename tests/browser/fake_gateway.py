@@ -53,7 +53,7 @@ TIMEOUT_STATE = "e7707000-0000-4000-8000-000000000504"
 
 XSS = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
-SAFE = {
+SAFE: dict[str, Any] = {
     "verdict": "plain data: every global named was built from the allowlist",
     "named": [],
     "built": [],
@@ -66,7 +66,7 @@ SAFE = {
 
 def _state(
     state_id: str, type_: str = "COMPLETED", name: str = "Completed", message: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     return {
         "id": state_id,
         "type": type_,
@@ -81,15 +81,15 @@ def _envelope(
     value: Any,
     *,
     kind: str = "flow_run_state",
-    state: dict | None = None,
+    state: dict[str, Any] | None = None,
     flow_run_id: str | None = FLOW_RUN,
     task_run_id: str | None = None,
     value_type: str = "builtins.dict",
     size: int = 321,
     truncated: bool = False,
-    safety: dict | None = None,
+    safety: dict[str, Any] | None = None,
     raw_url: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     state = state or _state(id_)
     return {
         "id": id_,
@@ -136,7 +136,7 @@ DICT_VALUE = {
     "nested": {"deeper": {"deepest": {"leaf": "found me"}}},
 }
 
-ENVELOPES: dict[str, dict] = {
+ENVELOPES: dict[str, dict[str, Any]] = {
     STR_STATE: _envelope(STR_STATE, "hello world", value_type="builtins.str", size=98),
     FLOW_STATE: _envelope(FLOW_STATE, 42, value_type="builtins.int", size=90),
     DICT_STATE: _envelope(DICT_STATE, DICT_VALUE),
@@ -220,7 +220,7 @@ ENVELOPES[PAGED_FLOW_RUN] = {
 }
 
 
-def _error(status: int, code: str, message: str, hint: str | None = None, **details: Any) -> dict:
+def _error(status: int, code: str, message: str, hint: str | None = None, **details: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"code": code, "status": status, "message": message}
     if hint:
         body["hint"] = hint
@@ -229,7 +229,7 @@ def _error(status: int, code: str, message: str, hint: str | None = None, **deta
     return {"error": body}
 
 
-ERRORS: dict[str, dict] = {
+ERRORS: dict[str, dict[str, Any]] = {
     NO_RESULT_STATE: _error(
         409,
         "no-persisted-result",
@@ -283,7 +283,7 @@ RUN_ITEMS = [
 PAGED_ITEMS = [_item("task_run", 100 + i, value=i) for i in range(120)]
 
 
-def results_page(flow_run_id: str, limit: int, offset: int) -> dict | None:
+def results_page(flow_run_id: str, limit: int, offset: int) -> dict[str, Any] | None:
     if flow_run_id == FLOW_RUN:
         items, name = RUN_ITEMS, "cheerful-otter"
     elif flow_run_id == PAGED_FLOW_RUN:
@@ -319,7 +319,7 @@ class FakeGateway:
     def url(self) -> str:
         assert self._server is not None, "not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> FakeGateway:
         gateway = self

@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - depends on the machine
     pytest.skip("the playwright Python package is not installed", allow_module_level=True)
 
 if TYPE_CHECKING:  # the browser conftest; imported for types only (conftest modules share a name)
-    from conftest import PageFactory, RealGateway
+    from conftest import PageFactory, RealGateway, Scheme
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -469,7 +469,7 @@ class TestAgainstCannedEnvelopes:
 
     @pytest.mark.parametrize("scheme", ["light", "dark"])
     def test_buttons_and_badges_readable_in_both_schemes(
-        self, open_page: PageFactory, fake_gateway: fg.FakeGateway, scheme: str, shot: Shot
+        self, open_page: PageFactory, fake_gateway: fg.FakeGateway, scheme: Scheme, shot: Shot
     ) -> None:
         page = open_page(fake_gateway.url, color_scheme=scheme)
         page.goto(f"/?id={fg.FAILED_STATE}")
@@ -616,14 +616,15 @@ def _task(runs: dict[str, Any], prefix: str) -> dict[str, str]:
     """The task run of the "tasks" flow whose name starts with ``prefix`` (Prefect adds "-<n>")."""
     for name, info in runs["tasks"]["tasks"].items():
         if name.startswith(prefix):
-            return info
+            return dict(info)
     raise AssertionError(f"no task run named {prefix}* in {runs['tasks']['tasks']}")
 
 
 @pytest.fixture(scope="session")
 def flow_runs(prefect_server: Any) -> dict[str, Any]:
     """Real flows, run once against the session's Prefect server."""
-    return prefect_server.run_flow_script(FLOW_SCRIPT)
+    out: dict[str, Any] = prefect_server.run_flow_script(FLOW_SCRIPT)
+    return out
 
 
 @pytest.mark.prefect
