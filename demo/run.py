@@ -104,7 +104,7 @@ def live_part(wait: bool) -> None:
         )
         show(
             f"PREFECT_API_URL={box.api_url} resultgate get {ids['broken']['flow_run_id']}",
-            out.stdout.decode(),
+            out.stderr.decode() + out.stdout.decode(),
         )
 
         step("What to try next")
