@@ -38,10 +38,18 @@ from resultgate._prefect import (
     check_id,
     retry_delay,
 )
+from resultgate._prefect.api import lookup_order
 from support.cases import all_cases
 
 API = "http://prefect.test:4200/api"
 UNKNOWN = "99999999-9999-4999-8999-999999999999"
+UNKNOWN_V7 = "99999999-9999-7999-8999-999999999999"
+PATHS = {
+    "flow_run_state": "/flow_run_states",
+    "task_run_state": "/task_run_states",
+    "flow_run": "/flow_runs",
+    "task_run": "/task_runs",
+}
 
 
 # -- a fake Prefect made of the captured responses ------------------------------------
@@ -196,9 +204,9 @@ def test_resolve_every_fixture_id(fake: FakePrefect, sleeps: list[float], idc: I
     if run is not None:
         assert run["id"] == idc.id
         assert state.raw == run["state"]
-    # looked up in the documented order, stopping at the first hit
-    order = ["/flow_run_states", "/task_run_states", "/flow_runs", "/task_runs"]
-    assert [c.path.rsplit("/", 1)[0] for c in fake.calls] == order[: ID_KINDS.index(kind) + 1]
+    # looked up in the documented order for its UUID version, stopping at the first hit
+    order = [PATHS[k] for k in lookup_order(check_id(idc.id))]
+    assert [c.path.rsplit("/", 1)[0] for c in fake.calls] == order[: order.index(PATHS[kind]) + 1]
     assert sleeps == []
 
 
@@ -220,8 +228,8 @@ def test_unknown_id_lists_what_was_tried(fake: FakePrefect, sleeps: list[float])
     with pytest.raises(IdNotFound) as info:
         driver.run(driver.api.resolve(UNKNOWN))
     err = info.value
-    assert err.details["tried"] == list(ID_KINDS)
-    assert "flow run states, task run states, flow runs, task runs" in str(err)
+    assert err.details["tried"] == ["flow_run", "flow_run_state", "task_run_state", "task_run"]
+    assert "flow runs, flow run states, task run states, task runs" in str(err)
     assert UNKNOWN in err.message
     assert len(fake.calls) == 4
     assert err.status == 404
@@ -640,8 +648,15 @@ def test_object_that_is_not_a_state(sleeps: list[float], body: Any) -> None:
     fake = FakePrefect(script=[_json_response(body)])
     driver = sync_driver(fake, sleeps)
     with pytest.raises(PrefectBadResponse, match="not a state"):
-        driver.run(driver.api.resolve(UNKNOWN))
+        driver.run(driver.api.resolve(UNKNOWN_V7))  # a v7 id is looked up as a state first
     fake = FakePrefect(script=[_json_response({"id": UNKNOWN, "state": body})])
     driver = sync_driver(fake, sleeps)
     with pytest.raises(PrefectBadResponse, match="not a state"):
         driver.run(driver.api.resolve(UNKNOWN, "flow_run"))
+
+
+def test_lookup_order_tries_a_v4_id_as_a_flow_run_first() -> None:
+    v4, v7 = "0e6f2c1a-1b2c-4d3e-8f40-5a6b7c8d9e0f", "01a242b8-333c-7f55-8eeb-42ed6b812068"
+    assert lookup_order(v4)[0] == "flow_run"
+    assert lookup_order(v7) == ID_KINDS
+    assert sorted(lookup_order(v4)) == sorted(ID_KINDS)

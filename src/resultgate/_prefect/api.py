@@ -51,6 +51,21 @@ _AUTH_HINT = (
 )
 
 
+#: Prefect 3 gives flow runs UUIDv4 ids and states and task runs UUIDv7 (time-ordered) ids
+_V4_ORDER: tuple[IdKind, ...] = ("flow_run", "flow_run_state", "task_run_state", "task_run")
+
+
+def lookup_order(uid: str) -> tuple[IdKind, ...]:
+    """The order an id of unknown kind is looked up in: every kind, likeliest first.
+
+    A version-4 UUID is most likely a Prefect 3 flow run (its states and task runs
+    have version-7 ids), so it is tried as a flow run first; everything else goes
+    flow-run state, task-run state, flow run, task run. Only the number of
+    round trips depends on this, never the answer: an id names one object.
+    """
+    return _V4_ORDER if uid[14] == "4" else ID_KINDS
+
+
 def check_id(value: str) -> str:
     """A canonical lower-case UUID, or :class:`UsageError` (before any call is made)."""
     text = str(value).strip()
@@ -152,7 +167,7 @@ class PrefectAPI:
         if kind is not None and kind not in _PATHS:
             raise UsageError(f"unknown id kind {kind!r}; use one of {', '.join(ID_KINDS)}")
         uid = check_id(id)
-        kinds: tuple[IdKind, ...] = (kind,) if kind else ID_KINDS
+        kinds: tuple[IdKind, ...] = (kind,) if kind else lookup_order(uid)
         no_route = True
         for k in kinds:
             path = f"{_PATHS[k]}/{uid}"
