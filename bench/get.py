@@ -11,6 +11,8 @@ process (what a user types), in the same run:
   prefect-sdk  a Python script: read the flow run with Prefect's client, `state.result()`
   floor        a Python script: urllib GET of the flow run, open the file, base64, `pickle.loads`
                (unsafe, and knows the storage path; the least work any tool can do)
+  floor+print  the floor, then `json.dumps(value, default=str)` to stdout: like `get`, it shows the
+               value (but unguarded: no size, depth or sharing limits)
 
 Prints the median wall time and peak RSS of each, and the ratios against the
 targets: resultgate <= 0.1x Prefect's SDK and <= 1.5x the floor.
@@ -71,6 +73,14 @@ assert value is not None
 """
 
 
+FLOOR_PRINT = (
+    FLOOR
+    + """
+sys.stdout.write(json.dumps(value, default=str))
+"""
+)
+
+
 def measure(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one fresh process."""
     with tempfile.TemporaryFile() as err:
@@ -103,11 +113,13 @@ def main() -> None:
         ids = box.run_script(_write(Path(tmp), "flows.py", FLOWS))
         sdk = _write(Path(tmp), "sdk.py", SDK)
         floor = _write(Path(tmp), "floor.py", FLOOR)
+        floor_print = _write(Path(tmp), "floor_print.py", FLOOR_PRINT)
         env = os.environ | box.env
         tools = {
             "resultgate": lambda fr: [str(VENV_BIN / "resultgate"), "get", fr, "--format", "json"],
             "prefect-sdk": lambda fr: [sys.executable, str(sdk), fr],
             "floor": lambda fr: [sys.executable, str(floor), fr],
+            "floor+print": lambda fr: [sys.executable, str(floor_print), fr],
         }
         rows = []
         for case, fr in ids.items():
@@ -135,10 +147,12 @@ def main() -> None:
         rg_wall = figures["resultgate"][0]
         a = rg_wall / figures["prefect-sdk"][0]
         b = rg_wall / figures["floor"][0]
+        c = rg_wall / figures["floor+print"][0]
         print(
             f"{case}: resultgate = {a:.2f}x Prefect SDK "
             f"(target <= 0.10x: {'met' if a <= 0.1 else 'NOT met'}), "
-            f"{b:.2f}x floor (target <= 1.50x: {'met' if b <= 1.5 else 'NOT met'})"
+            f"{b:.2f}x floor (target <= 1.50x: {'met' if b <= 1.5 else 'NOT met'}), "
+            f"{c:.2f}x floor+print"
         )
 
 
