@@ -639,3 +639,75 @@ def test_serve_without_an_api_url_is_a_config_error(tmp_path: Path) -> None:
     }
     result = CliRunner().invoke(serve_command, ["--port", "0"], env=env)
     assert isinstance(result.exception, ConfigError)
+
+
+@pytest.fixture
+def thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the functions the routes sent to a worker thread."""
+    import resultgate.server.routes as routes
+
+    calls: list[str] = []
+    real = routes.run_in_threadpool
+
+    async def spy(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        # never repr(fn): a bound method's repr shows the whole result
+        calls.append(fn.__name__ if hasattr(fn, "__name__") else type(fn).__name__)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(routes, "run_in_threadpool", spy)
+    return calls
+
+
+def _real_result(value: Any, helpers: Any) -> Any:
+    import dataclasses
+    import pickle
+
+    from resultgate._result import decode_record
+
+    result = decode_record(pickle.dumps(value, protocol=4), "pickle")
+    return dataclasses.replace(result, state=helpers.make_state(), etag="e")
+
+
+async def test_small_renderings_stay_on_the_loop(
+    app_factory: Any, client_factory: Any, fake_service: Any, helpers: Any, thread_calls: list[str]
+) -> None:
+    fake_service.results["s"] = ("flow_run_state", _real_result({"a": [1, 2, 3]}, helpers))
+    async with client_factory(app_factory()) as client:
+        body = (await client.get("/api/flow_run_states/s/result")).json()
+        text = (await client.get("/api/flow_run_states/s/result?format=text")).text
+        rep = (await client.get("/api/flow_run_states/s/result?format=repr")).text
+    assert body["value"] == {"a": [1, 2, 3]}
+    assert body["truncated"] is False
+    assert json.loads(text) == {"a": [1, 2, 3]}
+    assert rep == "{'a': [1, 2, 3]}"
+    assert thread_calls == []  # a thread hop would cost more than the rendering
+
+
+async def test_big_renderings_go_to_a_worker_thread(
+    app_factory: Any, client_factory: Any, fake_service: Any, helpers: Any, thread_calls: list[str]
+) -> None:
+    big = list(range(50_000))
+    fake_service.results["b"] = ("flow_run_state", _real_result(big, helpers))
+    async with client_factory(app_factory()) as client:
+        body = (await client.get("/api/flow_run_states/b/result")).json()
+        text = (await client.get("/api/flow_run_states/b/result?format=text")).text
+    assert body["value"] == big
+    assert json.loads(text) == big
+    assert len(thread_calls) == 2
+
+
+async def test_a_small_file_with_a_huge_rendering_is_cut_in_a_thread(
+    app_factory: Any, client_factory: Any, fake_service: Any, helpers: Any, thread_calls: list[str]
+) -> None:
+    shared: Any = ["x" * 10]
+    for _ in range(40):  # 2**40 leaves by shared references, a few hundred bytes pickled
+        shared = [shared, shared]
+    result = _real_result(shared, helpers)
+    assert len(result.raw) < 2000
+    fake_service.results["dag"] = ("flow_run_state", result)
+    async with client_factory(app_factory(inline_limit=64 * 1024)) as client:
+        resp = await client.get("/api/flow_run_states/dag/result")
+    body = resp.json()
+    assert body["truncated"] is True
+    assert len(resp.content) < 200 * 1024
+    assert thread_calls  # the loop only tried a bounded first slice

@@ -30,6 +30,8 @@ __all__ = [
     "page",
     "page_bytes",
     "preview",
+    "quick_preview",
+    "quick_text",
     "quote_etag",
     "result_etag",
     "state_json",
@@ -45,6 +47,10 @@ PLURAL: dict[str, str] = {
     "flow_run": "flow_runs",
     "task_run": "task_runs",
 }
+
+#: renderings up to this many bytes are made on the event loop (cheaper than a thread hop);
+#: bigger ones in a worker thread
+LOOP_RENDER_BYTES = 16 * 1024
 
 _STATE_KEYS = ("id", "type", "name", "timestamp", "message")
 
@@ -82,11 +88,57 @@ def preview(result: Result, inline_limit: int | None = None) -> tuple[Any, bool]
     )
 
 
+def quick_preview(result: Result, inline_limit: int | None) -> tuple[Any, bool] | None:
+    """The preview when it is small enough to make on the event loop, else None.
+
+    Work is bounded by :data:`LOOP_RENDER_BYTES` of output (the renderer stops there),
+    so a value of any size or shape costs the loop little; one that does not fit is
+    rendered again, whole, in a worker thread.
+    """
+    limits = getattr(result, "limits", None)
+    if limits is None or len(result.raw) > LOOP_RENDER_BYTES:
+        return None
+    from resultgate._render import to_jsonable
+
+    limit = inline_limit if inline_limit is not None else limits.preview_bytes
+    cap = min(LOOP_RENDER_BYTES, limit)
+    value, truncated = to_jsonable(
+        result.value, limits=dataclasses.replace(limits, preview_bytes=cap), strict=False
+    )
+    if truncated and cap < limit:
+        return None
+    return value, bool(truncated)
+
+
+def quick_text(result: Result, fmt: str) -> str | None:
+    """``text``/``repr`` when it is small enough to make on the event loop, else None."""
+    limits = getattr(result, "limits", None)
+    if limits is None or len(result.raw) > LOOP_RENDER_BYTES:
+        return None
+    from resultgate._errors import TooLarge
+    from resultgate._render import to_repr, to_text
+
+    render = to_text if fmt == "text" else to_repr
+    try:
+        text, _ = render(
+            result.value, limits=dataclasses.replace(limits, max_render_bytes=LOOP_RENDER_BYTES), strict=True
+        )
+    except TooLarge:
+        return None
+    return text
+
+
 def envelope(
-    result: Result, *, id: str | None, kind: str, raw_url: str | None, inline_limit: int | None = None
+    result: Result,
+    *,
+    id: str | None,
+    kind: str,
+    raw_url: str | None,
+    inline_limit: int | None = None,
+    rendered: tuple[Any, bool] | None = None,
 ) -> dict[str, Any]:
     """The JSON envelope of one decoded result (value inline, or a preview past the limit)."""
-    value, truncated = preview(result, inline_limit)
+    value, truncated = rendered if rendered is not None else preview(result, inline_limit)
     state = result.state
     return {
         "id": id,
@@ -109,9 +161,17 @@ def envelope(
 
 
 def envelope_bytes(
-    result: Result, *, id: str | None, kind: str, raw_url: str | None, inline_limit: int | None = None
+    result: Result,
+    *,
+    id: str | None,
+    kind: str,
+    raw_url: str | None,
+    inline_limit: int | None = None,
+    rendered: tuple[Any, bool] | None = None,
 ) -> bytes:
-    return dumps(envelope(result, id=id, kind=kind, raw_url=raw_url, inline_limit=inline_limit))
+    return dumps(
+        envelope(result, id=id, kind=kind, raw_url=raw_url, inline_limit=inline_limit, rendered=rendered)
+    )
 
 
 def _item(item: ExportItem, *, scope: str, root_path: str, inline_limit: int | None) -> dict[str, Any]:

@@ -118,12 +118,18 @@ async def rendered_response(
     headers = _headers(etag)
     if fmt == "json":
         limit = gateway(request).options.inline_limit
-        body = await run_in_threadpool(
-            lambda: env.envelope_bytes(result, id=id, kind=kind, raw_url=raw_url, inline_limit=limit)
-        )
+        quick = env.quick_preview(result, limit)
+        if quick is not None:
+            body = env.envelope_bytes(result, id=id, kind=kind, raw_url=raw_url, rendered=quick)
+        else:
+            body = await run_in_threadpool(
+                lambda: env.envelope_bytes(result, id=id, kind=kind, raw_url=raw_url, inline_limit=limit)
+            )
         return Response(body, media_type="application/json", headers=headers)
-    render: Callable[[], str] = result.text if fmt == "text" else result.repr
-    text = await run_in_threadpool(render)
+    text = env.quick_text(result, fmt)
+    if text is None:
+        render: Callable[[], str] = result.text if fmt == "text" else result.repr
+        text = await run_in_threadpool(render)
     return Response(text.encode("utf-8"), media_type="text/plain; charset=utf-8", headers=headers)
 
 
