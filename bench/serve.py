@@ -5,7 +5,8 @@ Run:  .venv/bin/python bench/serve.py [--duration 10] [--concurrency 8] [--big-g
 Starts, on loopback, a real Prefect server (temporary home), a flow that persists
 "hello world" the default way, and two ``resultgate serve`` processes: one with
 the result cache off (RESULTGATE_CACHE_BYTES=1: nothing fits) and one with it on.
-Then, one after the other, each for ``--duration`` seconds at ``--concurrency``
+Then, in turns (``--rounds`` slices each, so that the machine's changing load
+falls on all alike), each for ``--duration`` seconds in all at ``--concurrency``
 requests in flight (keep-alive connections, a small asyncio HTTP/1.1 client so the
 client is not the bottleneck):
 
@@ -15,10 +16,10 @@ client is not the bottleneck):
 
 and prints requests/s and p50/p99 latency of each (and, for (a) and (b), the
 latency with one request in flight, where no queueing on a small machine blurs
-it), the RSS of the warm gateway before and after 20 000 requests, and its peak RSS while one client streams a
-``--big-gib`` GiB result with ``format=raw`` (the file is written into local
-storage and a state pointing at it is set through Prefect's API). Targets are
-printed beside the figures. Everything started is stopped at the end.
+it), the RSS of the warm gateway before and after 20 000 requests, and its
+peak RSS while one client streams a ``--big-gib`` GiB result with ``format=raw``
+(the file is written into local storage and a state pointing at it is set
+through Prefect's API). Targets are printed beside the figures. Everything started is stopped at the end.
 """
 
 from __future__ import annotations
@@ -137,6 +138,24 @@ def load(url: str, *, duration: float, concurrency: int, total: int | None = Non
     return asyncio.run(_load(url, duration=duration, concurrency=concurrency, total=total))
 
 
+def interleaved(
+    targets: dict[str, str], *, duration: float, concurrency: int, rounds: int
+) -> dict[str, Load]:
+    """Each target for ``duration`` s in all, in ``rounds`` turns (after a short warm-up)."""
+    for url in targets.values():
+        load(url, duration=0.5, concurrency=concurrency)
+    out = {name: Load(0, 0, 0.0, []) for name in targets}
+    for _ in range(rounds):
+        for name, url in targets.items():
+            part = load(url, duration=duration / rounds, concurrency=concurrency)
+            total = out[name]
+            total.requests += part.requests
+            total.errors += part.errors
+            total.seconds += part.seconds
+            total.latencies += part.latencies
+    return out
+
+
 # ------------------------------------------------------------------ processes and memory
 
 
@@ -247,6 +266,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--requests", type=int, default=20_000, help="requests between the two RSS readings")
     parser.add_argument("--big-gib", type=float, default=1.0, help="size of the streamed raw result")
+    parser.add_argument("--rounds", type=int, default=5, help="turns the measurements are split into")
     args = parser.parse_args()
 
     with Sandbox(Path(tempfile.mkdtemp(prefix="resultgate-bench-serve-"))) as sandbox:
@@ -266,40 +286,51 @@ def main() -> int:
         c, d = args.concurrency, args.duration
         rows: list[tuple[str, Load]] = []
 
-        print("# (a) Prefect's state endpoint", flush=True)
-        load(f"{api}/flow_run_states/{state_id}", duration=1, concurrency=c)  # warm-up
-        prefect = load(f"{api}/flow_run_states/{state_id}", duration=d, concurrency=c)
-        prefect_1 = load(f"{api}/flow_run_states/{state_id}", duration=d / 2, concurrency=1)
-        rows.append(("(a) Prefect GET /api/flow_run_states/{id}", prefect))
         read_ms = storage_read_ms(stored)
-
-        print("# (b) gateway, cache off", flush=True)
-        with gateway(sandbox, base | {"RESULTGATE_CACHE_BYTES": "1"}, "gateway-cold") as (url, _proc):
-            target = f"{url}/api/flow_run_states/{state_id}/result"
-            assert httpx.get(target, timeout=30).json()["value"] == "hello world"
-            load(target, duration=1, concurrency=c)
-            cold = load(target, duration=d, concurrency=c)
-            cold_1 = load(target, duration=d / 2, concurrency=1)
-        rows.append(("(b) gateway /result, cold (cache off)", cold))
-
-        print("# (c) gateway, cache on; RSS; streaming", flush=True)
         big = sandbox.storage / "bench-big-result"
         with big.open("wb") as fh:
             block = os.urandom(MiB)
             for _ in range(int(args.big_gib * 1024)):
                 fh.write(block)
         big_state = set_state(api, str(big))
-        with gateway(sandbox, base, "gateway-warm") as (url, proc):
-            target = f"{url}/api/flow_run_states/{state_id}/result"
-            assert httpx.get(target, timeout=30).json()["value"] == "hello world"
-            load(target, duration=1, concurrency=c)
-            warm = load(target, duration=d, concurrency=c)
+
+        with (
+            gateway(sandbox, base | {"RESULTGATE_CACHE_BYTES": "1"}, "gateway-cold") as (
+                cold_url,
+                _cold_proc,
+            ),
+            gateway(sandbox, base, "gateway-warm") as (warm_url, proc),
+        ):
+            targets = {
+                "prefect": f"{api}/flow_run_states/{state_id}",
+                "cold": f"{cold_url}/api/flow_run_states/{state_id}/result",
+                "warm": f"{warm_url}/api/flow_run_states/{state_id}/result",
+            }
+            for name in ("cold", "warm"):
+                assert httpx.get(targets[name], timeout=30).json()["value"] == "hello world"
+            # the three are measured in turns, a slice each per round, so that a change in
+            # the machine's load (other processes) falls on all of them alike
+            print(f"# (a) Prefect, (b) cold, (c) warm: {args.rounds} rounds, {c} in flight", flush=True)
+            by_c = interleaved(targets, duration=d, concurrency=c, rounds=args.rounds)
+            print("# (a), (b) again with one request in flight", flush=True)
+            by_1 = interleaved(
+                {k: targets[k] for k in ("prefect", "cold")},
+                duration=d / 2,
+                concurrency=1,
+                rounds=args.rounds,
+            )
+            prefect, cold, warm = by_c["prefect"], by_c["cold"], by_c["warm"]
+            prefect_1, cold_1 = by_1["prefect"], by_1["cold"]
+            rows.append(("(a) Prefect GET /api/flow_run_states/{id}", prefect))
+            rows.append(("(b) gateway /result, cold (cache off)", cold))
             rows.append(("(c) gateway /result, warm (cached)", warm))
+
+            print("# RSS over many requests; streaming", flush=True)
             rss_before = rss_mib(proc.pid)
-            many = load(target, duration=3600, concurrency=c, total=args.requests)
+            many = load(targets["warm"], duration=3600, concurrency=c, total=args.requests)
             rss_after = rss_mib(proc.pid)
             received, peak, seconds = stream_peak(
-                f"{url}/api/flow_run_states/{big_state}/result?format=raw", proc.pid
+                f"{warm_url}/api/flow_run_states/{big_state}/result?format=raw", proc.pid
             )
             hwm = rss_mib(proc.pid, "VmHWM")
         big.unlink()
