@@ -901,7 +901,7 @@ async function renderRun(flowRunId, offset, signal) {
 
 const ERRORS = {
   400: ["Not a valid request", "Check the id: it should be a UUID such as 0192f6a8-…."],
-  401: ["Unauthorized", "This gateway, or the Prefect server behind it, needs a token. Paste it below."],
+  401: ["Unauthorized", "This gateway, or the Prefect server behind it, needs a token. Paste it into the Gateway token field."],
   403: ["Refused", "The result lives somewhere this gateway may not read (outside its allowed roots or protocols)."],
   404: ["Not found", "No flow-run state, task-run state, flow run or task run has this id on the Prefect server behind this gateway."],
   409: ["No persisted result", "This state has no stored result to show."],
