@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from resultgate._decode.detect import detect_serializer
@@ -105,5 +105,25 @@ def decode_record(
         serializer=spec,
         serializer_guessed=guessed,
         safety=collector.report(),
-        limits=limits,
+        limits=render_limits(limits, max(len(data), ctx.payload_bytes)),
     )
+
+
+#: every result may render at least this many values, however small its bytes
+MIN_RENDER_ITEMS = 1_000_000
+#: values a rendering may visit per byte decoded: a value costs at least about a byte of
+#: pickle or JSON unless it is a shared reference, which is how a small payload explodes
+RENDER_ITEMS_PER_BYTE = 16
+
+
+def render_limits(limits: Limits, payload_bytes: int) -> Limits:
+    """``limits`` with the render item cap scaled to the size of what was decoded.
+
+    A shared-reference explosion (30 levels of a list holding the previous one twice)
+    is a few hundred bytes that would render as 2**30 values: it stops after about a
+    million, in well under a second, while a legitimate 50 MB result renders whole.
+    """
+    cap = max(MIN_RENDER_ITEMS, RENDER_ITEMS_PER_BYTE * payload_bytes)
+    if cap >= limits.max_render_items:
+        return limits
+    return replace(limits, max_render_items=cap)

@@ -60,6 +60,8 @@ class DecodeContext:
     collector: SafetyCollector | None = None
     #: notes for the reader, e.g. which inner serializer was recognised
     notes: list[str] = field(default_factory=list)
+    #: the largest payload a decoder read (a decompressed one can outgrow the stored bytes)
+    payload_bytes: int = 0
 
 
 class Decoder(Protocol):
@@ -349,6 +351,7 @@ class CompressedDecoder:
         compressed = b64decode_payload(payload, f"{self.type} payload")
         data = decompress_capped(compressed, lib, ctx.limits.max_decompressed_bytes)
         del compressed
+        ctx.payload_bytes = max(ctx.payload_bytes, len(data))
         if inner_spec is None:  # a truncated description (3.x task state): recognise the inner output
             from resultgate._decode.detect import detect_serializer
 
