@@ -476,6 +476,26 @@ def test_hostile_pickles_of_every_kind_stay_inert(
     assert client.get("/health/live").status_code == 200
 
 
+def test_hostile_result_files_in_storage_stay_inert(
+    client: httpx.Client, prefect_server: Any, tmp_path: Path, gateway: Gateway
+) -> None:
+    """The same payloads, as result files a flow could have written, behind real states."""
+    marker = tmp_path / "pwned-from-storage"
+    api = prefect_server.api_url
+    for i, payload in enumerate(_hostile_kinds(marker)[::3]):
+        path = prefect_server.storage_path / f"hostile-{i}"
+        path.write_bytes(base64.b64encode(payload))  # what Prefect's pickle serializer writes
+        state = _set_state(api, _new_flow_run(api), str(path))
+        for fmt in ("json", "text", "repr"):
+            resp = client.get(f"/api/flow_run_states/{state}/result", params={"format": fmt})
+            assert resp.status_code in (200, 422), resp.text
+        body = client.get(f"/api/flow_run_states/{state}/result").json()
+        if "value" in body:
+            assert body["safety"]["placeholders"], body
+    assert not marker.exists()
+    assert client.get("/health/live").status_code == 200
+
+
 def test_a_decompression_bomb_is_413(client: httpx.Client, gateway: Gateway) -> None:
     import zlib
 
