@@ -103,7 +103,7 @@ def flow_file(name: str) -> Path:
 def test_text_prints_a_str_as_itself() -> None:
     result = run("decode", str(flow_file("p3_pickle_str_default")), "-s", "pickle")
     assert result.exit_code == 0
-    assert result.stdout == "hello world\n"
+    assert result.stdout == "hello world"  # exactly the string when piped
     assert result.stderr == ""
 
 
@@ -164,7 +164,7 @@ def test_serializer_from_metadata_and_flow_run_files(tmp_path: Path) -> None:
 def test_prefect2_state_serializer_type() -> None:
     c = case("p2_pickle_str_default")
     result = run("decode", str(flow_file(c.name)), "--serializer", f"@{c.dir / 'state.json'}")
-    assert result.stdout == "hello world\n"
+    assert result.stdout == "hello world"  # exactly the string when piped
 
 
 # --- errors ------------------------------------------------------------------------------------

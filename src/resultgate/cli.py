@@ -253,6 +253,9 @@ def _emit(result: Result, fmt: str, explain: bool) -> None:
         click.echo(json.dumps(result.json(), ensure_ascii=False))
     elif fmt == "repr":
         click.echo(result.repr())
+    elif isinstance(result.value, str) and not sys.stdout.isatty():
+        # exactly the string: `resultgate get ID > file` holds the value and nothing more
+        click.echo(result.value, nl=False)
     else:
         click.echo(result.text())
 
