@@ -711,3 +711,21 @@ async def test_a_small_file_with_a_huge_rendering_is_cut_in_a_thread(
     assert body["truncated"] is True
     assert len(resp.content) < 200 * 1024
     assert thread_calls  # the loop only tried a bounded first slice
+
+
+async def test_page_items_are_cut_to_a_smaller_preview(
+    app_factory: Any, client_factory: Any, fake_service: Any, helpers: Any
+) -> None:
+    from resultgate.server.envelope import PAGE_ITEM_BYTES
+
+    big = list(range(60_000))  # about 400 KB of JSON: inline alone, cut in a page
+    item = helpers.export_item("flow_run", "fr", "f", result=_real_result(big, helpers))
+    fake_service.pages["fr"] = ResultsPage({"id": "fr", "name": "f", "state": None}, 1, 50, 0, [item])
+    fake_service.results["s"] = ("flow_run_state", _real_result(big, helpers))
+    async with client_factory(app_factory()) as client:
+        page = await client.get("/api/flow_runs/fr/results")
+        one = await client.get("/api/flow_run_states/s/result")
+    assert page.json()["items"][0]["truncated"] is True
+    assert len(page.content) < 2 * PAGE_ITEM_BYTES
+    assert one.json()["truncated"] is False
+    assert one.json()["value"] == big

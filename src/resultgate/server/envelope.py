@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "PAGE_ITEM_BYTES",
     "PLURAL",
     "api_path",
     "dumps",
@@ -51,6 +52,9 @@ PLURAL: dict[str, str] = {
 #: renderings up to this many bytes are made on the event loop (cheaper than a thread hop);
 #: bigger ones in a worker thread
 LOOP_RENDER_BYTES = 16 * 1024
+
+#: the preview size of one item of a run's page of results (its result_url has the rest)
+PAGE_ITEM_BYTES = 64 * 1024
 
 _STATE_KEYS = ("id", "type", "name", "timestamp", "message")
 

@@ -239,7 +239,8 @@ def build_router(*, scoped: bool) -> APIRouter:
         service = gateway(request).service
         results = await service.aresults(id, limit=limit, offset=offset, auth=auth, scope=scope)
         root = str(request.scope.get("root_path", ""))
-        limit = gateway(request).options.inline_limit
+        # up to 200 items a page: each value is cut shorter than a single result's
+        limit = min(gateway(request).options.inline_limit, env.PAGE_ITEM_BYTES)
         body = await run_in_threadpool(
             lambda: env.page_bytes(results, scope=scope, root_path=root, inline_limit=limit)
         )
