@@ -216,3 +216,15 @@ def test_serializer_as_string_and_missing() -> None:
     ref = parse_state_data(_state({"storage_key": "k"}))
     assert isinstance(ref, Reference)
     assert ref.serializer is None
+
+
+def test_no_result_names_the_state_and_its_runs() -> None:
+    from support.cases import case
+
+    state = StateInfo.from_api(case("p3_persist_false").state)
+    with pytest.raises(NoPersistedResult) as info:
+        parse_state_data(state)
+    details = info.value.to_dict()["error"]["details"]
+    assert details["state_id"] == state.id
+    assert details["flow_run_id"] == case("p3_persist_false").meta["flow_run_id"]
+    assert details["task_run_id"] is None

@@ -127,7 +127,14 @@ def _no_result(state: StateInfo) -> NoPersistedResult:
         message += f": the run has not finished (it is {state_type})"
     elif state_type in _FINAL_WITH_MESSAGE and state.message:
         message += f"; the state's message: {state.message}"
-    return NoPersistedResult(message, hint=_PERSIST_HINT, state_type=state_type)
+    return NoPersistedResult(
+        message,
+        hint=_PERSIST_HINT,
+        state_type=state_type,
+        state_id=state.id,
+        flow_run_id=state.flow_run_id,
+        task_run_id=state.task_run_id,
+    )
 
 
 def _storage_key(state: StateInfo, data: Mapping[str, Any]) -> str:
