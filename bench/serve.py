@@ -4,7 +4,7 @@ Run:  .venv/bin/python bench/serve.py [--duration 10] [--concurrency 8] [--big-g
 
 Starts, on loopback, a real Prefect server (temporary home), a flow that persists
 "hello world" the default way, and two ``resultgate serve`` processes: one with
-the result cache off (RESULTGATE_CACHE_BYTES=1: nothing fits) and one with it on.
+the result cache off (RESULTGATE_CACHE_BYTES=0) and one with it on.
 Then, in turns (``--rounds`` slices each, so that the machine's changing load
 falls on all alike), each for ``--duration`` seconds in all at ``--concurrency``
 requests in flight (keep-alive connections, a small asyncio HTTP/1.1 client so the
@@ -295,7 +295,7 @@ def main() -> int:
         big_state = set_state(api, str(big))
 
         with (
-            gateway(sandbox, base | {"RESULTGATE_CACHE_BYTES": "1"}, "gateway-cold") as (
+            gateway(sandbox, base | {"RESULTGATE_CACHE_BYTES": "0"}, "gateway-cold") as (
                 cold_url,
                 _cold_proc,
             ),

@@ -330,3 +330,16 @@ def test_api_key_flag_beats_an_auth_string_from_below() -> None:
     assert Settings.load({"api_key": "flag-key"}, environ=env).auth_header == "Bearer flag-key"
     both = Settings.load({"api_key": "flag-key", "auth_string": "u:p"}, environ=env)
     assert both.auth_header == "Basic " + base64.b64encode(b"u:p").decode()
+
+
+def test_an_empty_tokens_file_refuses_to_start(tmp_path: Path) -> None:
+    empty = tmp_path / "tokens"
+    empty.write_text("# no tokens yet\n\n")
+    with pytest.raises(ConfigError, match="holds no token"):
+        Settings.load(None, {"RESULTGATE_TOKENS_FILE": str(empty)})
+
+
+def test_a_zero_cache_size_turns_the_cache_off() -> None:
+    assert Settings.load(None, {"RESULTGATE_CACHE_BYTES": "0"}).cache_bytes == 0
+    with pytest.raises(ConfigError):
+        Settings.load(None, {"RESULTGATE_MAX_UPLOAD": "0"})

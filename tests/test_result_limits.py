@@ -50,3 +50,10 @@ def test_a_compressed_payload_is_judged_by_its_decompressed_size() -> None:
     assert result.limits.max_render_items == judged_by_inner
     assert judged_by_inner > RENDER_ITEMS_PER_BYTE * len(stored)  # the stored bytes are far smaller
     assert result.json() == rows
+
+
+def test_the_result_repr_never_includes_the_value() -> None:
+    result = decode_record(_explosion(), "pickle")
+    text = repr(result)
+    assert len(text) < 5000
+    assert "value=" not in text

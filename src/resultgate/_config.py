@@ -179,7 +179,7 @@ class Settings:
             "result_wait": lambda v, s: _number(v, s, float, minimum=0),
             "max_decompressed": _size,
             "cors_origins": lambda v, s: tuple(_split(v, s, ",")),
-            "cache_bytes": _size,
+            "cache_bytes": lambda v, s: _size(v, s, minimum=0),  # 0 turns the cache off
             "inline_limit": _size,
             "max_upload": _size,
         }
@@ -260,7 +260,7 @@ def _number(
     return number
 
 
-def _size(value: Any, source: str) -> int:
+def _size(value: Any, source: str, minimum: int = 1) -> int:
     """Bytes: an int, or text like ``"64MiB"``, ``"1.5 GB"``, ``"4096"``."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = float(value)
@@ -272,8 +272,8 @@ def _size(value: Any, source: str) -> int:
         base = 1024 if "i" in unit else 1000
         scale = base ** "bkmgt".index(unit[0]) if unit and unit[0] != "b" else 1
         number = float(m[1]) * scale
-    if number < 1:
-        raise ConfigError(f"{source} must be at least 1 byte, got {value!r}")
+    if number < minimum:
+        raise ConfigError(f"{source} must be at least {minimum} byte(s), got {value!r}")
     return int(number)
 
 
@@ -321,7 +321,16 @@ def _tokens_file(value: Any, source: str) -> list[str]:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read {path}: {exc.strerror}") from None
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    tokens = [
+        line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not tokens:
+        # failing open here would turn token checks off without a word
+        raise ConfigError(
+            f"{source}: {path} holds no token",
+            hint="put one token per line, or unset the variable to forward callers' credentials to Prefect",
+        )
+    return tokens
 
 
 # -- Prefect profiles ------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["IdKind", "LiteralValue", "Reference", "StateInfo", "ID_KINDS"]
+__all__ = ["ID_KINDS", "IdKind", "LiteralValue", "Reference", "StateInfo"]
 
 IdKind = Literal["flow_run_state", "task_run_state", "flow_run", "task_run"]
 #: the order in which an id of unknown kind is looked up

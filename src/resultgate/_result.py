@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from resultgate._decode.detect import detect_serializer
@@ -28,9 +28,10 @@ class Result:
     """One result's value, the bytes it came from, how they were read, and a safety report."""
 
     #: the decoded value; objects that are not plain data are :class:`Placeholder` s
-    value: Any
+    #: (kept out of the dataclass repr: a shared-reference value can be astronomically long)
+    value: Any = field(repr=False)
     #: the stored bytes, exactly as read
-    raw: bytes
+    raw: bytes = field(repr=False)
     #: "prefect3-record" | "prefect2-blob" | "datadocument" | "raw"
     format: str
     #: the complete serializer description used
