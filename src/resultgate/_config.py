@@ -20,7 +20,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,7 @@ class Settings:
         if values.get("api_url"):
             values["api_url"] = _check_url(values["api_url"], pick("api_url", "PREFECT_API_URL"))
 
-        parsers = {
+        parsers: dict[str, Callable[[Any, str], Any]] = {
             "timeout": lambda v, s: _number(v, s, float, minimum=0.001),
             "retries": lambda v, s: _number(v, s, int, minimum=0, maximum=20),
             "path_map": _path_map,
