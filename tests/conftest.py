@@ -7,6 +7,14 @@ stopped at the end: a Prefect server, a moto S3 server, Azurite, the GCS emulato
 from __future__ import annotations
 
 from support.emulators import azurite, gcs_emulator, pytest_runtest_makereport, s3_server
+from support.hostile import listener
 from support.prefect_server import prefect_server
 
-__all__ = ["azurite", "gcs_emulator", "prefect_server", "pytest_runtest_makereport", "s3_server"]
+__all__ = [
+    "azurite",
+    "gcs_emulator",
+    "listener",
+    "prefect_server",
+    "pytest_runtest_makereport",
+    "s3_server",
+]

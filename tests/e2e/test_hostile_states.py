@@ -4,18 +4,15 @@ points outside what resultgate may read. Each is refused and nothing is read."""
 from __future__ import annotations
 
 import builtins
-import http.server
 import os
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from resultgate import Refused, fetch_result
 from resultgate._config import Settings
+from support.hostile import Counter, metadata, new_flow_run, set_state
 
 pytestmark = [pytest.mark.prefect]
 
@@ -35,30 +32,6 @@ def settings(prefect_server: Any) -> Settings:
             "HOME": os.environ.get("HOME", "/root"),
         },
     )
-
-
-def new_flow_run(api: str) -> str:
-    flow = httpx.post(f"{api}/flows/", json={"name": "hostile-states"}, timeout=10).json()
-    run = httpx.post(f"{api}/flow_runs/", json={"flow_id": flow["id"], "name": "hostile"}, timeout=10)
-    run.raise_for_status()
-    return str(run.json()["id"])
-
-
-def set_state(api: str, flow_run_id: str, data: Any) -> str:
-    body = {"state": {"type": "COMPLETED", "name": "Completed", "data": data}, "force": True}
-    response = httpx.post(f"{api}/flow_runs/{flow_run_id}/set_state", json=body, timeout=10)
-    response.raise_for_status()
-    return str(response.json()["state"]["id"])
-
-
-def metadata(key: str, block_id: str | None = None) -> dict[str, Any]:
-    return {
-        "storage_key": key,
-        "expiration": None,
-        "serializer": {"type": "pickle", "picklelib": "cloudpickle"},
-        "prefect_version": "3.9.1",
-        "storage_block_id": block_id,
-    }
 
 
 @pytest.fixture
@@ -102,34 +75,8 @@ def test_a_dotdot_escape_from_storage_is_refused(
     assert not [p for p in opened if "secret.txt" in p]
 
 
-class _Counter(http.server.BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"gAVOLg==\n")
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def listener() -> Iterator[tuple[str, type[_Counter]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Counter
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def test_a_block_with_an_http_basepath_is_refused_and_never_contacted(
-    api: str, settings: Settings, prefect_server: Any, listener: tuple[str, type[_Counter]]
+    api: str, settings: Settings, prefect_server: Any, listener: tuple[str, type[Counter]]
 ) -> None:
     url, counter = listener
     counter.hits = 0

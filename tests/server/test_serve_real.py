@@ -9,7 +9,6 @@ secrets appear in no response and no log line.
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
 import select
@@ -17,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from support.hostile import Counter, free_port, metadata, new_flow_run, set_state
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -80,12 +80,6 @@ class Gateway:
         return self.log.read_text(errors="replace")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve_cmd() -> list[str]:
     """``resultgate serve`` when the command group has it, else the command alone."""
     try:
@@ -115,7 +109,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def gateway(prefect_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     home = tmp_path_factory.mktemp("gateway")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **prefect_server.env,
@@ -276,58 +270,10 @@ def test_health_and_docs(client: httpx.Client, prefect_server: Any) -> None:
 # ---------------------------------------------------------------- hostile states
 
 
-def _new_flow_run(api: str) -> str:
-    flow = httpx.post(f"{api}/flows/", json={"name": "gateway-hostile"}, timeout=10).json()
-    run = httpx.post(f"{api}/flow_runs/", json={"flow_id": flow["id"], "name": "hostile"}, timeout=10)
-    run.raise_for_status()
-    return str(run.json()["id"])
-
-
-def _set_state(api: str, flow_run_id: str, key: str, block_id: str | None = None) -> str:
-    data = {
-        "storage_key": key,
-        "expiration": None,
-        "serializer": {"type": "pickle", "picklelib": "cloudpickle"},
-        "prefect_version": "3.9.1",
-        "storage_block_id": block_id,
-    }
-    body = {"state": {"type": "COMPLETED", "name": "Completed", "data": data}, "force": True}
-    resp = httpx.post(f"{api}/flow_runs/{flow_run_id}/set_state", json=body, timeout=10)
-    resp.raise_for_status()
-    return str(resp.json()["state"]["id"])
-
-
-class _Counter(http.server.BaseHTTPRequestHandler):
-    hits = 0
-
-    def do_GET(self) -> None:
-        type(self).hits += 1
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"gAVOLg==\n")
-
-    def log_message(self, *args: Any) -> None:
-        return
-
-
-@pytest.fixture
-def listener() -> Iterator[tuple[str, type[_Counter]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _Counter.hits = 0
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", _Counter
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 def test_a_state_pointing_at_etc_passwd(client: httpx.Client, prefect_server: Any) -> None:
     api = prefect_server.api_url
-    run = _new_flow_run(api)
-    state = _set_state(api, run, "/etc/passwd")
+    run = new_flow_run(api, "gateway-hostile")
+    state = set_state(api, run, metadata("/etc/passwd"))
     for path in (
         f"/api/flow_run_states/{state}/result",
         f"/api/flow_runs/{run}/result",
@@ -348,7 +294,7 @@ def test_a_dotdot_escape(client: httpx.Client, prefect_server: Any, tmp_path: Pa
         "../../../../../../../../" + str(secret).lstrip("/"),
         str(prefect_server.storage_path) + "/.." * 12 + str(secret),
     ):
-        state = _set_state(api, _new_flow_run(api), key)
+        state = set_state(api, new_flow_run(api, "gateway-hostile"), metadata(key))
         for fmt in ("json", "raw"):
             resp = client.get(f"/api/flow_run_states/{state}/result", params={"format": fmt})
             assert 400 <= resp.status_code < 500, (key, fmt, resp.text)
@@ -356,7 +302,7 @@ def test_a_dotdot_escape(client: httpx.Client, prefect_server: Any, tmp_path: Pa
 
 
 def test_blocks_pointing_elsewhere_are_refused_and_never_contacted(
-    client: httpx.Client, prefect_server: Any, listener: tuple[str, type[_Counter]], gateway: Gateway
+    client: httpx.Client, prefect_server: Any, listener: tuple[str, type[Counter]], gateway: Gateway
 ) -> None:
     url, counter = listener
     host = url.removeprefix("http://")
@@ -379,8 +325,8 @@ def test_blocks_pointing_elsewhere_are_refused_and_never_contacted(
     api = prefect_server.api_url
     for name, block_id in out.items():
         key = "passwd" if name == "local_etc" else "abc"
-        run = _new_flow_run(api)
-        state = _set_state(api, run, key, block_id)
+        run = new_flow_run(api, "gateway-hostile")
+        state = set_state(api, run, metadata(key, block_id))
         for path in (f"/api/flow_run_states/{state}/result?format=raw", f"/api/results/{state}"):
             resp = client.get(path)
             assert 400 <= resp.status_code < 500, (name, path, resp.status_code, resp.text)
@@ -485,7 +431,7 @@ def test_hostile_result_files_in_storage_stay_inert(
     for i, payload in enumerate(_hostile_kinds(marker)[::3]):
         path = prefect_server.storage_path / f"hostile-{i}"
         path.write_bytes(base64.b64encode(payload))  # what Prefect's pickle serializer writes
-        state = _set_state(api, _new_flow_run(api), str(path))
+        state = set_state(api, new_flow_run(api, "gateway-hostile"), metadata(str(path)))
         for fmt in ("json", "text", "repr"):
             resp = client.get(f"/api/flow_run_states/{state}/result", params={"format": fmt})
             assert resp.status_code in (200, 422), resp.text
