@@ -38,6 +38,9 @@ def _class_name(cls: type) -> str:
 def to_jsonable(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) -> tuple[Any, bool]:
     """``(rendering, truncated)``: a JSON-ready form of ``value`` (see the module doc)."""
     budget = _Budget(limits, strict)
+    if _plain_fits(value, budget):
+        # already plain JSON within every cap: the value is its own rendering (no copy)
+        return value, False
     root: list[Any] = []
     # a frame: (children to visit, where each goes, whether it is a list, depth of the children);
     # a list's children are values, a dict's are (key, value) pairs
@@ -96,6 +99,53 @@ def to_jsonable(value: Any, *, limits: Limits = DEFAULT_LIMITS, strict: bool) ->
             else:
                 target["…"] = TRUNCATED
     return root[0] if root else TRUNCATED, budget.truncated
+
+
+def _plain_fits(value: Any, budget: _Budget) -> bool:
+    """True when ``value`` is plain JSON (exact dicts with str keys, lists, str, bool, None,
+    ordinary ints, finite floats) that the walk below would render unchanged and within
+    the caps. It counts items, bytes and depth exactly as the walk does, so it never
+    accepts what the walk would refuse; anything else (a tuple, a tag, a placeholder, a
+    cap reached) answers False and the walk decides. Leaves are counted in place; only
+    containers go on the stack, which is what makes it several times faster than the walk.
+    """
+    max_items, max_bytes, max_depth = budget.max_items, budget.max_bytes, budget.max_depth
+    items = nbytes = 0
+    stack: list[tuple[Any, int]] = [([value], -1)]  # a pseudo-list holding the root
+    while stack:
+        container, depth = stack.pop()
+        depth += 1  # the depth of the container's children
+        indent = 2 * depth + 1
+        children = container if type(container) is list else container.values()
+        if type(container) is dict:
+            for key in container:
+                if type(key) is not str:
+                    return False
+        for child in children:
+            kind = type(child)
+            if kind is str:
+                nbytes += indent + len(child) + 2
+            elif kind is int:
+                if not -_BIG_INT < child < _BIG_INT:
+                    return False
+                nbytes += indent + 8
+            elif kind is float:
+                if child - child != 0:
+                    return False
+                nbytes += indent + 8
+            elif kind is bool or child is None:
+                nbytes += indent + 8
+            elif kind is list or kind is dict:
+                if depth >= max_depth:
+                    return False
+                nbytes += indent + 2
+                stack.append((child, depth))
+            else:
+                return False
+            items += 1
+        if items > max_items or nbytes > max_bytes:
+            return False
+    return True
 
 
 #: (leaf, container, its children, whether they are list items); container None for a leaf
