@@ -93,6 +93,18 @@ def main() -> None:
     """
 
 
+_format_option = click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["text", "json", "repr", "raw"]),
+    default="text",
+    show_default=True,
+    help="text: a str result exactly as itself (piped: no newline added), anything else as indented "
+    "JSON. json: only the JSON rendering (for jq). repr: a Python-like repr. raw: the stored bytes.",
+)
+
+
 # --- decode --------------------------------------------------------------------------------------
 
 
@@ -190,16 +202,7 @@ def _read_input(path: str) -> tuple[bytes, str]:
     "(3.x task records, 2.x blobs) use their own. Without it the serializer is recognised from "
     "the content.",
 )
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=click.Choice(["text", "json", "repr", "raw"]),
-    default="text",
-    show_default=True,
-    help="text: a str result as itself, anything else as indented JSON. json: only the JSON "
-    "rendering (for jq). repr: a Python-like repr. raw: the stored bytes, undecoded.",
-)
+@_format_option
 @click.option(
     "--explain", is_flag=True, help="Print the safety report (what the result names and carries) to stderr."
 )
@@ -278,7 +281,6 @@ def _explain(report: Mapping[str, Any], fmt: str, serializer: Mapping[str, Any])
 
 # --- get and export ------------------------------------------------------------------------------
 
-_FORMATS = click.Choice(["text", "json", "repr", "raw"])
 _KINDS = click.Choice(["flow_run_state", "task_run_state", "flow_run", "task_run"])
 
 
@@ -290,16 +292,7 @@ _KINDS = click.Choice(["flow_run_state", "task_run_state", "flow_run", "task_run
     help="What ID names. Without it the id is looked up as a flow-run state, a task-run state, "
     "a flow run, then a task run (a run gives its current state's result).",
 )
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    type=_FORMATS,
-    default="text",
-    show_default=True,
-    help="text: a str result exactly as itself, anything else as JSON. json: only the JSON rendering "
-    "(for jq). repr: a Python-like repr. raw: the stored bytes, undecoded.",
-)
+@_format_option
 @click.option(
     "--explain", is_flag=True, help="Print the safety report and where the result was read to stderr."
 )
