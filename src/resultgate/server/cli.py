@@ -24,16 +24,10 @@ _OVERRIDES_ENV = "RESULTGATE_SERVE_OVERRIDES"
 def _overrides(
     api_url: str | None, api_key: str | None, maps: tuple[str, ...], roots: tuple[str, ...]
 ) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if api_url:
-        overrides["api_url"] = api_url
-    if api_key:
-        overrides["api_key"] = api_key
-    if maps:
-        overrides["path_map"] = list(maps)
-    if roots:
-        overrides["allowed_roots"] = list(roots)
-    return overrides
+    """The settings overrides of serve's flags (the same mapping `get` and `export` use)."""
+    from resultgate._cli_options import flag_overrides
+
+    return flag_overrides(api_url=api_url, api_key=api_key, maps=maps, roots=roots)
 
 
 def _require_server_extra() -> None:
